@@ -1,0 +1,1 @@
+"""Rasa action server: thin actions over the `bot` services, one module per topic."""

@@ -1,0 +1,128 @@
+"""Guided troubleshooting: find the article for a problem, present its steps one at a time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import button, language, latest_intent, latest_text, rating_buttons, say, step_buttons
+from actions.handoff import hand_over
+from actions.services import knowledge_base, min_score
+from bot.kb.service import ArticleView
+from bot.troubleshooting import choose_article, handoff_reason_for, next_position
+
+
+def present_step(
+    dispatcher: CollectingDispatcher, tracker: Tracker, article: ArticleView, position: int
+) -> list[dict[str, Any]]:
+    """Show one step with its answer buttons; the message carries the article and step for the hub."""
+    steps = article.steps_for(tracker.get_slot("brand"))
+    number = [s.position for s in steps].index(position) + 1
+    step = next(s for s in steps if s.position == position)
+    dispatcher.utter_message(
+        text=say("step", tracker, number=number, total=len(steps), instruction=step.instruction, check=step.check),
+        buttons=step_buttons(tracker),
+        json_message={"kb_article": article.id, "step": position},
+    )
+    return [SlotSet("step", position), SlotSet("awaiting", "step")]
+
+
+def start_article(dispatcher: CollectingDispatcher, tracker: Tracker, article_id: str) -> list[dict[str, Any]]:
+    """Begin an article: safety first, then hand over (person topics) or present step 1 (guides)."""
+    article = knowledge_base().article(article_id, language(tracker))
+    events: list[dict[str, Any]] = [SlotSet("article_id", article_id), SlotSet("steps_tried", []),
+                                    SlotSet("step", None), SlotSet("candidates", None),
+                                    SlotSet("clarifications", 0.0)]
+    tracker.slots.update({"article_id": article_id, "steps_tried": []})
+    if article.safety:
+        dispatcher.utter_message(text=say("safety_note", tracker, safety=article.safety))
+    reason = handoff_reason_for(article.handoff, article.priority)
+    if reason == "safety":
+        return events + hand_over(dispatcher, tracker, "safety")
+    if reason == "human_topic":
+        if not tracker.get_slot("model") and tracker.get_slot("awaiting") != "details":
+            dispatcher.utter_message(text=say("ask_device_details", tracker))
+            return events + [SlotSet("awaiting", "details")]
+        return events + hand_over(dispatcher, tracker, "human_topic")
+    dispatcher.utter_message(text=say("guide_intro", tracker, title=article.title))
+    first = next_position([s.position for s in article.steps_for(tracker.get_slot("brand"))], None)
+    return events + present_step(dispatcher, tracker, article, first)
+
+
+class ActionFindArticle(Action):
+    """The customer described a problem or named the device: find and start the matching guide."""
+
+    def name(self) -> str:
+        return "action_find_article"
+
+    async def run(self, dispatcher, tracker, domain):
+        awaiting = tracker.get_slot("awaiting")
+        if awaiting == "details" and tracker.get_slot("article_id"):
+            return hand_over(dispatcher, tracker, "human_topic")
+        problem = tracker.get_slot("problem_text")
+        events: list[dict[str, Any]] = []
+        if latest_intent(tracker) == "describe_problem":
+            problem = latest_text(tracker) if awaiting != "rephrase" or not problem else f"{problem} {latest_text(tracker)}"
+            events.append(SlotSet("problem_text", problem))
+            tracker.slots["problem_text"] = problem
+        if not problem:
+            dispatcher.utter_message(text=say("ask_problem", tracker))
+            return events + [SlotSet("awaiting", "problem")]
+        category, brand = tracker.get_slot("device_category"), tracker.get_slot("brand")
+        kb = knowledge_base()
+        matches = kb.search(problem, language=language(tracker), category=category, brand=brand)
+        choice = choose_article(matches, kb.index(), category, brand, min_score())
+        if choice.kind == "no_match":
+            if (tracker.get_slot("clarifications") or 0) >= 1:
+                return events + hand_over(dispatcher, tracker, "no_article")
+            dispatcher.utter_message(text=say("no_match", tracker), buttons=[button("button_person", "/request_human", tracker)])
+            return events + [SlotSet("clarifications", 1.0), SlotSet("awaiting", "rephrase")]
+        if choice.kind == "ask_category":
+            buttons = [button(f"category_{c}", f'/inform_device{{"device_category": "{c}"}}', tracker)
+                       for c in choice.options]
+            dispatcher.utter_message(text=say("ask_category", tracker), buttons=buttons)
+            return events + [SlotSet("awaiting", "category"), SlotSet("candidates", list(choice.candidates))]
+        if choice.kind == "ask_brand":
+            buttons = [{"title": b, "payload": f'/inform_device{{"brand": "{b}"}}'} for b in choice.options]
+            buttons.append(button("brand_other", '/inform_device{"brand": "other"}', tracker))
+            dispatcher.utter_message(text=say("ask_brand", tracker), buttons=buttons)
+            return events + [SlotSet("awaiting", "brand"), SlotSet("candidates", list(choice.candidates))]
+        return events + start_article(dispatcher, tracker, choice.article_id)
+
+
+class ActionStepFeedback(Action):
+    """The customer answered yes or no: after a step this is its outcome."""
+
+    def name(self) -> str:
+        return "action_step_feedback"
+
+    async def run(self, dispatcher, tracker, domain):
+        awaiting = tracker.get_slot("awaiting")
+        if awaiting == "details":  # no further device details: hand over with what we have
+            return hand_over(dispatcher, tracker, "human_topic")
+        article_id, position = tracker.get_slot("article_id"), tracker.get_slot("step")
+        article = knowledge_base().article(article_id, language(tracker)) if article_id else None
+        if awaiting != "step" or article is None or position is None:
+            dispatcher.utter_message(text=say("how_can_help", tracker))
+            return []
+        position = int(position)
+        step = next(s for s in article.steps if s.position == position)
+        solved = latest_intent(tracker) == "affirm"
+        tried = [*(tracker.get_slot("steps_tried") or []),
+                 {"step": position, "instruction": step.instruction, "outcome": "solved" if solved else "failed"}]
+        tracker.slots["steps_tried"] = tried
+        events: list[dict[str, Any]] = [SlotSet("steps_tried", tried)]
+        if solved:
+            dispatcher.utter_message(text=say("solved", tracker), buttons=rating_buttons())
+            return events + [SlotSet("awaiting", "rating")]
+        following = next_position([s.position for s in article.steps_for(tracker.get_slot("brand"))], position)
+        if following is not None:
+            return events + present_step(dispatcher, tracker, article, following)
+        if article.handoff == "never":
+            dispatcher.utter_message(text=say("guide_finished", tracker),
+                                     buttons=[button("button_person", "/request_human", tracker)])
+            return events + [SlotSet("awaiting", None)]
+        return events + hand_over(dispatcher, tracker, "steps_exhausted")

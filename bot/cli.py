@@ -1,0 +1,246 @@
+"""Command line: `python -m bot <command>`. Installs, trains, imports the knowledge base, runs and checks."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from bot.settings import VAR_DIR, get_settings
+
+app = typer.Typer(help="Support bot: first-level Rasa assistant with a knowledge-base action server.",
+                  no_args_is_help=True)
+kb_app = typer.Typer(help="Knowledge base: validate, import, search, calibrate.", no_args_is_help=True)
+eval_app = typer.Typer(help="Quality evaluations on held-out files.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
+app.add_typer(eval_app, name="eval")
+console = Console()
+
+
+def _step(message: str) -> None:
+    console.print(f"[bold cyan]▸[/] {message}")
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the app database to the latest schema."""
+    from bot.db import migrate as run_migrations
+
+    settings = get_settings()
+    _step(f"Migrating {settings.database_url.split('@')[-1]}")
+    run_migrations(settings.database_url)
+
+
+@kb_app.command("validate")
+def kb_validate() -> None:
+    """Check every article file; prints each problem with its file."""
+    from bot.kb.files import ArticleFileError, load_articles
+
+    try:
+        articles = load_articles(get_settings().kb_dir)
+    except ArticleFileError as exc:
+        for problem in exc.problems:
+            console.print(f"[red]✗[/] {problem}")
+        raise typer.Exit(1) from exc
+    console.print(f"[green]✓[/] {len(articles)} articles valid")
+
+
+@kb_app.command("import")
+def kb_import() -> None:
+    """Validate the article files and load them into the database (only changed articles are re-embedded)."""
+    from bot.db import make_engine, make_session_factory
+    from bot.kb.files import ArticleFileError
+    from bot.kb.importer import import_articles
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("Importing knowledge base", total=None)
+        try:
+            with make_session_factory(engine)() as session:
+                report = import_articles(session, settings.kb_dir,
+                                         progress=lambda a: bar.update(task, description=f"Importing {a}"))
+        except ArticleFileError as exc:
+            for problem in exc.problems:
+                console.print(f"[red]✗[/] {problem}")
+            raise typer.Exit(1) from exc
+    engine.dispose()
+    console.print(f"[green]✓[/] knowledge base revision {report.revision}: {len(report.added)} added, "
+                  f"{len(report.updated)} updated, {len(report.removed)} removed, {report.unchanged} unchanged")
+
+
+@kb_app.command("search")
+def kb_search(
+    text: str,
+    language: Annotated[str | None, typer.Option("--lang")] = None,
+    category: Annotated[str | None, typer.Option()] = None,
+    brand: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Show what the bot's search returns for a problem description."""
+    from bot.db import make_engine, make_session_factory
+    from bot.kb.service import KnowledgeBase
+
+    kb = KnowledgeBase(make_session_factory(make_engine(get_settings().database_url)))
+    for match in kb.search(text, language=language, category=category, brand=brand, limit=5):
+        console.print(f"{match.score:6.3f}  {match.article_id:40s} fused={match.fused:.3f} "
+                      f"bm25={match.lexical:.2f} cos={match.semantic:.3f}")
+
+
+@kb_app.command("calibrate")
+def kb_calibrate() -> None:
+    """Fit the search's score calibration on the articles' own phrasings and the out-of-scope training
+    examples (never on the held-out evaluation file); writes bot/kb/calibration.json."""
+    from bot.evaluation.calibration import fit_and_save
+
+    fit_and_save(console)
+
+
+@app.command()
+def train(force: Annotated[bool, typer.Option(help="Retrain even if the data did not change.")] = False) -> None:
+    """Train the Rasa model if the training data changed since the last model."""
+    from bot.runtime import train as run_training
+
+    path, seconds = run_training(get_settings(), force=force, log=_step)
+    if seconds is not None:
+        console.print(f"[green]✓[/] trained {path.name} in {seconds:.0f} s")
+
+
+@app.command()
+def install() -> None:
+    """Install the Rasa environment, migrate the database, import the knowledge base, train the model."""
+    from bot.runtime import ensure_rasa_env
+
+    ensure_rasa_env(log=_step)
+    migrate()
+    kb_import()
+    train()
+
+
+@app.command()
+def run() -> None:
+    """Install what is missing, then start the action server and the Rasa server (Ctrl-C stops both)."""
+    from bot import runtime
+
+    settings = get_settings()
+    install()
+    VAR_DIR.mkdir(exist_ok=True)
+    logs = VAR_DIR / "logs"
+    logs.mkdir(exist_ok=True)
+    _step(f"Starting the action server on {settings.action_host}:{settings.action_port}")
+    actions = runtime.start_action_server(settings, logs / "actions.log")
+    _step(f"Starting the Rasa server on {settings.rasa_host}:{settings.rasa_port} (log: var/logs/rasa.log)")
+    rasa = runtime.start_rasa_server(settings, runtime.model_path(settings), logs / "rasa.log")
+    try:
+        runtime.wait_until_up(runtime.action_ready_url(settings), 60, actions)
+        seconds = runtime.wait_until_up(runtime.rasa_ready_url(settings), 180, rasa)
+        console.print(f"[green]✓[/] Rasa is up (model loaded in {seconds:.0f} s). Talk to the bot:")
+        console.print(
+            f"  curl -s {settings.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' "
+            "-d '{\"sender\": \"me\", \"message\": \"Mein Handy lädt nicht mehr\"}'"
+        )
+        console.print("  or: .venv/bin/python -m bot chat      (Ctrl-C here stops everything)")
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        while actions.poll() is None and rasa.poll() is None:
+            time.sleep(1)
+        console.print("[red]A process stopped; see var/logs/.[/]")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runtime.stop(rasa, actions)
+
+
+@app.command()
+def chat(sender: str = "cli-user") -> None:
+    """Chat with the running bot in the terminal (REST channel)."""
+    import httpx
+
+    settings = get_settings()
+    console.print("Type a message (empty line to quit). Buttons are shown as [payload].")
+    while True:
+        message = console.input("[bold]you>[/] ").strip()
+        if not message:
+            return
+        reply = httpx.post(f"{settings.rasa_url}/webhooks/rest/webhook",
+                           json={"sender": sender, "message": message}, timeout=30).json()
+        for item in reply:
+            if item.get("text"):
+                console.print(f"[bold green]bot>[/] {item['text']}")
+            for b in item.get("buttons", []):
+                console.print(f"      [{b['payload']}] {b['title']}")
+            if "handoff" in (item.get("custom") or {}):
+                console.print_json(json.dumps(item["custom"]["handoff"]))
+
+
+@app.command()
+def status() -> None:
+    """Show whether the database, knowledge base, model, action server and Rasa server are ready."""
+    import httpx
+
+    from bot import runtime
+    from bot.db import make_engine, make_session_factory
+    from bot.kb.importer import current_revision
+
+    settings = get_settings()
+    ok = True
+    try:
+        with make_session_factory(make_engine(settings.database_url))() as session:
+            console.print(f"[green]✓[/] database: knowledge base revision {current_revision(session)}")
+    except Exception as exc:  # noqa: BLE001 - status reports any failure
+        ok = False
+        console.print(f"[red]✗[/] database: {exc.__class__.__name__}: {exc}")
+    model = runtime.model_path(settings)
+    ok &= model.exists()
+    console.print(f"{'[green]✓' if model.exists() else '[red]✗'}[/] model {model.name}"
+                  f"{'' if model.exists() else ' missing: run `python -m bot train`'}")
+    for name, url in (("action server", runtime.action_ready_url(settings)),
+                      ("Rasa server", runtime.rasa_ready_url(settings))):
+        try:
+            up = httpx.get(url, timeout=3).status_code == 200
+        except httpx.HTTPError:
+            up = False
+        ok &= up
+        console.print(f"{'[green]✓' if up else '[red]✗'}[/] {name} {'up' if up else 'not reachable'}")
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+def schema() -> None:
+    """Write the handoff packet's JSON schema to docs/handoff-packet.schema.json."""
+    from bot.handoff_packet import SCHEMA_FILE, json_schema
+
+    SCHEMA_FILE.write_text(json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n")
+    console.print(f"[green]✓[/] wrote {SCHEMA_FILE.relative_to(Path.cwd()) if SCHEMA_FILE.is_relative_to(Path.cwd()) else SCHEMA_FILE}")
+
+
+@eval_app.command("search")
+def eval_search(
+    file: Path = Path("tests/eval/kb_queries.yml"),
+    compare: Annotated[bool, typer.Option(help="Also measure BM25 alone, e5 alone and multilingual USE.")] = False,
+) -> None:
+    """Recall@1/@3 per language of the knowledge-base search on the held-out query file."""
+    from bot.evaluation.search import run
+
+    run(file, compare=compare, console=console)
+
+
+@eval_app.command("nlu")
+def eval_nlu(files: list[Path] = [Path("tests/eval/nlu_test_en.yml"), Path("tests/eval/nlu_test_de.yml")]) -> None:  # noqa: B006
+    """Intent and entity F1 per language on the held-out NLU test files, against the running Rasa server."""
+    from bot.evaluation.nlu import run
+
+    if not run(files, console=console):
+        raise typer.Exit(1)
+
+
+@app.command()
+def bench(output: Path = Path("BENCHMARKS.md")) -> None:
+    """Benchmark: throughput and latency of the REST channel, training and load time, memory."""
+    from bot.evaluation.benchmark import run as run_benchmark
+
+    run_benchmark(output, console=console)

@@ -1,0 +1,1 @@
+"""Evaluation and benchmark scripts (run through `python -m bot eval ...` and `python -m bot bench`)."""

@@ -1,0 +1,65 @@
+"""Dialogue decisions of the guided troubleshooting, as plain functions over search results and state.
+
+The actions in `actions/` read slots, call these, and turn the result into messages and events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from bot.kb.search import Match, SearchIndex
+
+CATEGORIES = ("phone", "camera", "notebook")
+AMBIGUITY_MARGIN = 0.06  # fused-score gap under which two candidates count as equally likely
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What to do with a problem description."""
+
+    kind: Literal["article", "ask_category", "ask_brand", "no_match"]
+    article_id: str | None = None
+    options: tuple[str, ...] = ()  # categories or brands to offer
+    candidates: tuple[str, ...] = field(default=())
+
+
+def choose_article(
+    matches: list[Match], index: SearchIndex, category: str | None, brand: str | None, min_score: float
+) -> Choice:
+    """Pick the article for the search result, or say which fact is missing to pick one.
+
+    The device category is asked for only when the top candidates are equally likely and belong to
+    different categories; the brand only when they differ in the brands they apply to.
+    """
+    good = [m for m in matches if m.score >= min_score]
+    if not good:
+        return Choice("no_match")
+    top = good[0]
+    rivals = [m for m in good[1:] if top.fused - m.fused < AMBIGUITY_MARGIN]
+    if not category:
+        categories = [c for c in dict.fromkeys(m.category for m in (top, *rivals)) if c in CATEGORIES]
+        if len(categories) > 1:
+            return Choice("ask_category", options=tuple(categories),
+                          candidates=tuple(m.article_id for m in (top, *rivals)))
+    if not brand:
+        by_id = {a.id: a for a in index.articles}
+        restricted = [by_id[m.article_id] for m in (top, *rivals)
+                      if by_id[m.article_id].brands or by_id[m.article_id].exclude_brands]
+        if len(restricted) > 1:
+            brands = tuple(dict.fromkeys(b for a in restricted for b in (*a.brands, *a.exclude_brands)))
+            return Choice("ask_brand", options=brands, candidates=tuple(a.id for a in restricted))
+    return Choice("article", article_id=top.article_id)
+
+
+def handoff_reason_for(handoff: str, priority: str) -> str | None:
+    """The handoff reason an article implies on its own: safety, human_topic, or None for guides."""
+    if handoff != "immediately":
+        return None
+    return "safety" if priority == "urgent" else "human_topic"
+
+
+def next_position(positions: list[int], current: int | None) -> int | None:
+    """The step after `current` among the applicable step positions, or None when the guide is exhausted."""
+    later = [p for p in positions if current is None or p > current]
+    return later[0] if later else None
