@@ -105,7 +105,7 @@ def train(settings: Settings, force: bool = False, log: Log = print) -> tuple[Pa
 
 # -- configuration for Rasa -------------------------------------------------------------------------------
 def write_endpoints(settings: Settings) -> Path:
-    """Write var/endpoints.yml: action server, tracker store (SQLite or PostgreSQL), lock store."""
+    """Write var/endpoints-<port>.yml: action server, tracker store (SQLite or PostgreSQL), lock store."""
     tracker_url = make_url(settings.tracker_store_url)
     tracker: dict = {"type": "SQL", "dialect": tracker_url.get_backend_name()}
     if tracker["dialect"] == "sqlite":
@@ -121,7 +121,7 @@ def write_endpoints(settings: Settings) -> Path:
         endpoints["lock_store"] = {"type": "redis", "url": redis_url.host, "port": redis_url.port or 6379,
                                    "db": int(redis_url.database or 0)}
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-    path = VAR_DIR / "endpoints.yml"
+    path = VAR_DIR / f"endpoints-{settings.rasa_port}.yml"  # one per instance, so tests never touch the default
     path.write_text(yaml.safe_dump(endpoints, sort_keys=False))
     return path
 
@@ -129,7 +129,8 @@ def write_endpoints(settings: Settings) -> Path:
 # -- processes ---------------------------------------------------------------------------------------------
 def start_action_server(settings: Settings, log_file: Path | None = None) -> subprocess.Popen:
     """The action server (rasa-sdk) on localhost, in this (main) environment."""
-    env = dict(os.environ, SANIC_HOST=settings.action_host, PYTHONPATH=str(PROJECT_DIR))
+    env = dict(os.environ, SANIC_HOST=settings.action_host, PYTHONPATH=str(PROJECT_DIR),
+               DATABASE_URL=settings.database_url, SEARCH_MIN_SCORE=str(settings.search_min_score))
     out = open(log_file, "ab") if log_file else None  # noqa: SIM115 - handed to the child process
     return subprocess.Popen(
         [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_port)],

@@ -39,7 +39,7 @@ STOPWORDS = {
 }
 
 # Irregular or colloquial forms the Snowball stemmer does not join with their base (Elasticsearch calls
-# this a stemmer override). Keys are folded (lowercase, no accents).
+# this a stemmer override). Keys are folded (lowercase, no accents); values are base forms.
 STEM_OVERRIDES = {
     "de": {
         "ladt": "laden", "lad": "laden", "laedt": "laden", "geladen": "laden", "ladet": "laden",
@@ -92,11 +92,8 @@ def tokens(text: str, language: str) -> list[str]:
 
 
 def stem(word: str, language: str) -> str:
-    """Stem one folded word, applying the language's overrides first."""
-    override = STEM_OVERRIDES[language].get(word)
-    if override is not None:
-        return override
-    return _stemmer(language).stemWord(word)
+    """Stem one folded word; irregular forms are first replaced by their base form (the overrides)."""
+    return _stemmer(language).stemWord(STEM_OVERRIDES[language].get(word, word))
 
 
 class Analyzer:

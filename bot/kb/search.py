@@ -35,8 +35,16 @@ class IndexedArticle:
     category: str
     brands: tuple[str, ...]
     exclude_brands: tuple[str, ...]
-    phrases: dict[str, tuple[str, ...]]  # language -> title and symptom phrasings (title first)
-    vectors: np.ndarray = field(repr=False)  # one row per phrase, both languages
+    aligned: tuple[tuple[str, str], ...]  # (language, phrase) per row of `vectors`; titles first per language
+    vectors: np.ndarray = field(repr=False)  # one embedding per phrase, both languages
+
+    @property
+    def phrases(self) -> dict[str, tuple[str, ...]]:
+        """language -> title and symptom phrasings (title first)."""
+        out: dict[str, list[str]] = {}
+        for language, text in self.aligned:
+            out.setdefault(language, []).append(text)
+        return {k: tuple(v) for k, v in out.items()}
 
     def applies_to(self, brand: str | None) -> bool:
         """Whether the article is valid for `brand` (unknown brands fit every article)."""
@@ -74,12 +82,10 @@ class Calibration:
 
     @classmethod
     def load(cls, path: Path = CALIBRATION_FILE) -> Calibration:
+        """The fitted calibration (`python -m bot kb calibrate`), or the defaults."""
         if not path.exists():
             return cls()
-        return cls(**json.loads(path.read_text()))
-
-    def save(self, path: Path = CALIBRATION_FILE) -> None:
-        path.write_text(json.dumps(self.__dict__, indent=2) + "\n")
+        return cls(**json.loads(path.read_text())["calibration"])
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,13 @@ class Weights:
     semantic: float = 1.0  # weight of the rescaled embedding similarity (0..1)
     saturation: float = 4.0  # BM25 score at which the lexical part reaches one half
     floor: float = 0.72  # e5 cosine similarity treated as "unrelated" (maps to 0)
+
+    @classmethod
+    def load(cls, path: Path = CALIBRATION_FILE) -> Weights:
+        """The weights chosen by `python -m bot kb calibrate`, or the defaults."""
+        if not path.exists():
+            return cls()
+        return cls(**json.loads(path.read_text())["weights"])
 
 
 class _Bm25:
@@ -132,7 +145,7 @@ class SearchIndex:
         self.articles = articles
         self.embed = embedder
         self.calibration = calibration or Calibration.load()
-        self.weights = weights or Weights()
+        self.weights = weights or Weights.load()
         self.revision = revision
         self.analyzers = {lang: Analyzer(lang) for lang in LANGUAGES}
         for lang, analyzer in self.analyzers.items():
@@ -160,19 +173,15 @@ class SearchIndex:
 
         articles = []
         for row in session.scalars(select(Article).order_by(Article.id)):
-            phrases: dict[str, list[str]] = {lang: [] for lang in LANGUAGES}
-            vectors = []
             ordered = sorted(row.phrases, key=lambda p: (p.language, p.kind != "title", p.id))
-            for phrase in ordered:
-                phrases.setdefault(phrase.language, []).append(phrase.text)
-                vectors.append(embeddings.from_bytes(phrase.embedding) if phrase.embedding else None)
+            vectors = [embeddings.from_bytes(p.embedding) if p.embedding else None for p in ordered]
             if any(v is None for v in vectors):
                 vectors = list(embeddings.embed([p.text for p in ordered]))
             articles.append(
                 IndexedArticle(
                     id=row.id, category=row.category, brands=tuple(row.brands),
                     exclude_brands=tuple(row.exclude_brands),
-                    phrases={k: tuple(v) for k, v in phrases.items()},
+                    aligned=tuple((p.language, p.text) for p in ordered),
                     vectors=np.vstack(vectors) if vectors else np.zeros((0, embeddings.DIMENSIONS)),
                 )
             )

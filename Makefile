@@ -1,0 +1,46 @@
+# Support bot. `make help` lists the targets.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BOT    := $(VENV)/bin/python -m bot
+RASA   := .venv-rasa/bin/rasa
+RASA_DATA := data/nlu data/rules
+
+.DEFAULT_GOAL := help
+.PHONY: help venv install run test validate lint eval bench calibrate
+
+help: ## show this help
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --disable-pip-version-check -q --upgrade pip
+	$(VENV)/bin/python -m pip install --disable-pip-version-check -q -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed ## create the main environment (action server, tools)
+
+install: venv ## install both environments, migrate, import the knowledge base, train if data changed
+	$(BOT) install
+
+run: venv ## install everything needed and start the whole system (Ctrl-C stops it)
+	$(BOT) run
+
+validate: install ## rasa data validate (warnings fail) and the article files
+	$(BOT) kb validate
+	PYTHONPATH=. $(RASA) data validate --fail-on-warnings --config config.yml --domain domain.yml --data $(RASA_DATA)
+
+test: validate ## install what is needed and run every test (unit, PostgreSQL, end-to-end, Rasa test stories)
+	$(VENV)/bin/python -m pytest
+
+lint: venv ## ruff
+	$(VENV)/bin/ruff check bot actions tests
+
+eval: install ## held-out evaluations: knowledge-base search recall and NLU F1 (starts Rasa for the NLU part)
+	$(BOT) eval search --compare
+	$(BOT) eval nlu
+
+calibrate: install ## refit the search's fusion weights and score calibration on training material
+	$(BOT) kb calibrate
+
+bench: install ## benchmark the REST channel, training, model load and memory; writes BENCHMARKS.md
+	$(BOT) bench

@@ -1,0 +1,200 @@
+"""Every action, run on a tracker against the real knowledge base: returned events and uttered messages."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import services
+from actions.fallback import ActionFallback
+from actions.feedback import ActionRate
+from actions.handoff import ActionHandoff
+from actions.troubleshooting import ActionFindArticle, ActionStepFeedback
+from bot.handoff_packet import SCHEMA_FILE
+from bot.settings import get_settings
+
+SCHEMA = json.loads(Path(SCHEMA_FILE).read_text())
+
+
+@pytest.fixture(autouse=True)
+def _actions_use_test_database(loaded_db_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", loaded_db_url)
+    get_settings.cache_clear()
+    services.knowledge_base.cache_clear()
+    yield
+    get_settings.cache_clear()
+    services.knowledge_base.cache_clear()
+
+
+def tracker(text="", intent="describe_problem", entities=(), slots=None, events=None) -> Tracker:
+    slots = {"language": "en", **(slots or {})}
+    message = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": list(entities)}
+    return Tracker("conv-1", slots, message, events or [{"event": "user", "text": text, "parse_data": message}],
+                   False, None, {}, "action_listen")
+
+
+def run(action, t: Tracker) -> tuple[list[dict], list[dict]]:
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, t, {}))
+    return events, dispatcher.messages
+
+
+def slot(events, name):
+    values = [e["value"] for e in events if e.get("event") == "slot" and e.get("name") == name]
+    return values[-1] if values else None
+
+
+def handoff_of(messages) -> dict:
+    packets = [m["custom"]["handoff"] for m in messages if "handoff" in (m.get("custom") or {})]
+    assert len(packets) == 1
+    jsonschema.validate(packets[0], SCHEMA)
+    return packets[0]
+
+
+# -- action_find_article ------------------------------------------------------------------------------------
+def test_clear_german_problem_starts_the_guide_at_step_one():
+    events, messages = run(ActionFindArticle(), tracker("Mein Handy lädt nicht mehr, wenn ich es einstecke",
+                                                        slots={"language": "de"}))
+    assert slot(events, "article_id") == "phone-not-charging"
+    assert slot(events, "step") == 1 and slot(events, "awaiting") == "step"
+    assert slot(events, "problem_text").startswith("Mein Handy")
+    step = messages[-1]
+    assert step["text"].startswith("Schritt 1 von") and step["custom"] == {"kb_article": "phone-not-charging", "step": 1}
+    assert [b["payload"] for b in step["buttons"]] == ["/affirm", "/deny", "/request_human"]
+    assert any("Anleitung" in m["text"] for m in messages)
+
+
+def test_ambiguous_problem_asks_for_the_device_category():
+    events, messages = run(ActionFindArticle(), tracker("it won't turn on at all"))
+    assert slot(events, "awaiting") == "category"
+    payloads = [b["payload"] for b in messages[-1]["buttons"]]
+    assert any('"device_category": "camera"' in p for p in payloads)
+    assert any('"device_category": "phone"' in p for p in payloads)
+
+
+def test_device_answer_reruns_the_search_with_the_category():
+    t = tracker("camera", intent="inform_device", slots={"problem_text": "it won't turn on at all",
+                                                          "device_category": "camera", "awaiting": "category"})
+    events, messages = run(ActionFindArticle(), t)
+    assert slot(events, "article_id") == "camera-wont-turn-on"
+    assert messages[-1]["custom"]["step"] == 1
+
+
+def test_unknown_problem_asks_to_rephrase_once_then_hands_over():
+    events, messages = run(ActionFindArticle(), tracker("the thing does the stuff with the whatsit"))
+    assert slot(events, "awaiting") == "rephrase" and slot(events, "clarifications") == 1
+    assert "other words" in messages[-1]["text"]
+    t = tracker("it is doing the other thing now", slots={"clarifications": 1.0, "awaiting": "rephrase",
+                                                          "problem_text": "the thing does the stuff"})
+    events, messages = run(ActionFindArticle(), t)
+    assert handoff_of(messages)["reason"] == "no_article"
+    assert slot(events, "handed_off") is True
+
+
+def test_safety_topic_gives_safety_advice_and_hands_over_at_once_with_urgent_priority():
+    events, messages = run(ActionFindArticle(), tracker("my laptop battery is swollen and the case is bulging"))
+    assert "safety" in messages[0]["text"].lower()
+    packet = handoff_of(messages)
+    assert packet["reason"] == "safety" and packet["priority"] == "urgent"
+    assert packet["article_id"] == "safety-battery-swollen"
+
+
+def test_always_a_person_topic_asks_for_the_device_then_hands_over():
+    events, messages = run(ActionFindArticle(), tracker("I dropped my phone into the bathtub"))
+    assert slot(events, "article_id") == "liquid-damage" and slot(events, "awaiting") == "details"
+    assert not any("handoff" in (m.get("custom") or {}) for m in messages)
+    t = tracker("It's a Pixel 7", intent="inform_device",
+                entities=[{"entity": "model", "value": "Pixel 7"}],
+                slots={"article_id": "liquid-damage", "awaiting": "details", "model": "Pixel 7", "brand": "Google",
+                       "device_category": "phone", "problem_text": "I dropped my phone into the bathtub"})
+    events, messages = run(ActionFindArticle(), t)
+    packet = handoff_of(messages)
+    assert packet["reason"] == "human_topic" and packet["device"] == {"category": "phone", "brand": "Google",
+                                                                      "model": "Pixel 7"}
+
+
+# -- action_step_feedback -----------------------------------------------------------------------------------
+GUIDE = {"article_id": "phone-not-charging", "step": 1.0, "awaiting": "step", "problem_text": "phone won't charge"}
+
+
+def test_yes_after_a_step_closes_as_solved_and_asks_for_a_rating():
+    events, messages = run(ActionStepFeedback(), tracker("yes it works now", intent="affirm", slots=GUIDE))
+    assert slot(events, "steps_tried")[0]["outcome"] == "solved" and slot(events, "awaiting") == "rating"
+    assert [b["payload"] for b in messages[0]["buttons"]][-1] == '/rate{"rating": "5"}'
+
+
+def test_no_after_a_step_presents_the_next_step():
+    events, messages = run(ActionStepFeedback(), tracker("no, still the same", intent="deny", slots=GUIDE))
+    assert slot(events, "step") == 2 and slot(events, "steps_tried")[0]["outcome"] == "failed"
+    assert messages[0]["text"].startswith("Step 2 of")
+
+
+def test_no_after_the_last_step_hands_over_with_every_step_tried():
+    slots = dict(GUIDE, step=1.0)
+    tried = []
+    for _ in range(10):
+        t = tracker("didn't help", intent="deny", slots={**slots, "steps_tried": tried})
+        events, messages = run(ActionStepFeedback(), t)
+        tried = slot(events, "steps_tried")
+        if slot(events, "handed_off"):
+            break
+        slots["step"] = slot(events, "step")
+    packet = handoff_of(messages)
+    assert packet["reason"] == "steps_exhausted" and packet["article_id"] == "phone-not-charging"
+    assert [s["outcome"] for s in packet["steps_tried"]] == ["failed"] * len(packet["steps_tried"])
+    assert len(packet["steps_tried"]) >= 3 and packet["summary"] == "phone won't charge"
+
+
+def test_yes_without_a_guide_asks_how_to_help():
+    events, messages = run(ActionStepFeedback(), tracker("yes", intent="affirm"))
+    assert events == [] and "What can I help you with" in messages[0]["text"]
+
+
+# -- action_handoff, action_fallback, action_rate --------------------------------------------------------------
+def test_request_for_a_person_hands_over_with_the_context():
+    events, messages = run(ActionHandoff(), tracker("I want to talk to a human", intent="request_human",
+                                                    slots={**GUIDE, "language": "de"}))
+    packet = handoff_of(messages)
+    assert packet["reason"] == "customer_request" and packet["language"] == "de"
+    assert packet["topic"] == "not_charging" and packet["conversation_id"] == "conv-1"
+    assert "Second-Level" in messages[0]["text"]
+    assert SlotSet("handed_off", True) in events
+
+
+def test_first_fallback_asks_to_rephrase():
+    t = tracker("asdf qwer", intent="nlu_fallback")
+    events, messages = run(ActionFallback(), t)
+    assert events == [] and "other words" in messages[0]["text"]
+
+
+def test_second_consecutive_fallback_hands_over():
+    fallback = {"event": "user", "text": "xx", "parse_data": {"intent": {"name": "nlu_fallback"}}}
+    t = tracker("yy", intent="nlu_fallback", events=[fallback, {"event": "bot", "text": "?"}, fallback])
+    events, messages = run(ActionFallback(), t)
+    assert handoff_of(messages)["reason"] == "repeated_fallback"
+
+
+def test_fallback_after_an_understood_message_is_a_first_fallback():
+    ok = {"event": "user", "text": "hi", "parse_data": {"intent": {"name": "greet"}}}
+    fallback = {"event": "user", "text": "xx", "parse_data": {"intent": {"name": "nlu_fallback"}}}
+    t = tracker("xx", intent="nlu_fallback", events=[fallback, ok, fallback])
+    _, messages = run(ActionFallback(), t)
+    assert "custom" not in messages[0]
+
+
+def test_rating_is_stored_and_thanked_for():
+    events, messages = run(ActionRate(), tracker("/rate", intent="rate", entities=[{"entity": "rating", "value": "4"}],
+                                                 slots={"awaiting": "rating", "language": "de"}))
+    assert slot(events, "rating") == "4" and "Bewertung" in messages[0]["text"]
+
+
+def test_rating_outside_one_to_five_is_asked_again():
+    events, messages = run(ActionRate(), tracker("9 stars", intent="rate", entities=[{"entity": "rating", "value": "9"}]))
+    assert slot(events, "rating") is None and len(messages[0]["buttons"]) == 5
