@@ -30,7 +30,7 @@ def build_packet(tracker: Tracker, reason: str, priority: str | None = None) -> 
         language=language(tracker),
         device=Device(
             category=category if category in ("phone", "camera", "notebook") else None,
-            brand=tracker.get_slot("brand"),
+            brand=tracker.get_slot("brand") if tracker.get_slot("brand") != "other" else None,
             model=tracker.get_slot("model"),
         ),
         topic=article.topic if article else None,

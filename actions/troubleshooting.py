@@ -30,6 +30,13 @@ def present_step(
     return [SlotSet("step", position), SlotSet("awaiting", "step")]
 
 
+def ask_brand(dispatcher: CollectingDispatcher, tracker: Tracker, brands: tuple[str, ...]) -> None:
+    """Ask for the brand, offering the brands that make a difference and "another brand"."""
+    buttons = [{"title": b, "payload": f'/inform_device{{"brand": "{b}"}}'} for b in brands]
+    buttons.append(button("brand_other", '/inform_device{"brand": "other"}', tracker))
+    dispatcher.utter_message(text=say("ask_brand", tracker), buttons=buttons)
+
+
 def start_article(dispatcher: CollectingDispatcher, tracker: Tracker, article_id: str) -> list[dict[str, Any]]:
     """Begin an article: safety first, then hand over (person topics) or present step 1 (guides)."""
     article = knowledge_base().article(article_id, language(tracker))
@@ -47,6 +54,10 @@ def start_article(dispatcher: CollectingDispatcher, tracker: Tracker, article_id
             dispatcher.utter_message(text=say("ask_device_details", tracker))
             return events + [SlotSet("awaiting", "details")]
         return events + hand_over(dispatcher, tracker, "human_topic")
+    step_brands = tuple(dict.fromkeys(b for s in article.steps for b in s.brands))
+    if step_brands and not tracker.get_slot("brand"):  # some steps differ by brand: ask before starting
+        ask_brand(dispatcher, tracker, step_brands)
+        return events + [SlotSet("awaiting", "brand"), SlotSet("candidates", [article_id])]
     dispatcher.utter_message(text=say("guide_intro", tracker, title=article.title))
     first = next_position([s.position for s in article.steps_for(tracker.get_slot("brand"))], None)
     return events + present_step(dispatcher, tracker, article, first)
@@ -86,9 +97,7 @@ class ActionFindArticle(Action):
             dispatcher.utter_message(text=say("ask_category", tracker), buttons=buttons)
             return events + [SlotSet("awaiting", "category"), SlotSet("candidates", list(choice.candidates))]
         if choice.kind == "ask_brand":
-            buttons = [{"title": b, "payload": f'/inform_device{{"brand": "{b}"}}'} for b in choice.options]
-            buttons.append(button("brand_other", '/inform_device{"brand": "other"}', tracker))
-            dispatcher.utter_message(text=say("ask_brand", tracker), buttons=buttons)
+            ask_brand(dispatcher, tracker, choice.options)
             return events + [SlotSet("awaiting", "brand"), SlotSet("candidates", list(choice.candidates))]
         return events + start_article(dispatcher, tracker, choice.article_id)
 

@@ -57,10 +57,13 @@ def _fold_index(full: SearchIndex, fold: int, weights: Weights) -> tuple[SearchI
     return index, held_out
 
 
+_CACHE: dict[str, np.ndarray] = {}
+
+
 def collect(full: SearchIndex, weights: Weights, negatives: list[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray]:
     """Features (top fused score, margin) and labels (top article right?) for folds and negatives."""
     features, labels = [], []
-    cache: dict[str, np.ndarray] = {}
+    cache = _CACHE
 
     def embed(texts: list[str]) -> np.ndarray:
         key = texts[0]
@@ -107,11 +110,11 @@ def fit_and_save(console: Console | None = None, path: Path = CALIBRATION_FILE) 
     console.print(f"{sum(len(a.aligned) for a in full.articles)} phrasings in {len(full.articles)} articles, "
                   f"{len(negatives)} out-of-scope examples")
     best = None
-    for lexical, floor in itertools.product((0.2, 0.35, 0.5, 0.75, 1.0), (0.70, 0.75, 0.80)):
-        weights = Weights(lexical=lexical, floor=floor)
+    for lexical, floor, boost in itertools.product((0.1, 0.2, 0.35, 0.5), (0.75, 0.80, 0.84), (0.0, 0.05, 0.1)):
+        weights = Weights(lexical=lexical, floor=floor, category_boost=boost)
         x, y = collect(full, weights, [])
         accuracy = float(y.mean())
-        console.print(f"  lexical={lexical:<5} floor={floor:<5} cross-validated top-1 {accuracy:.3f}")
+        console.print(f"  lexical={lexical:<5} floor={floor:<5} boost={boost:<5} cross-validated top-1 {accuracy:.3f}")
         if best is None or accuracy > best[0]:
             best = (accuracy, weights)
     _, weights = best

@@ -18,6 +18,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.devices import infer_category
 from bot.kb import embeddings
 from bot.kb.analysis import Analyzer
 from bot.kb.files import LANGUAGES
@@ -96,6 +97,7 @@ class Weights:
     semantic: float = 1.0  # weight of the rescaled embedding similarity (0..1)
     saturation: float = 4.0  # BM25 score at which the lexical part reaches one half
     floor: float = 0.72  # e5 cosine similarity treated as "unrelated" (maps to 0)
+    category_boost: float = 0.0  # added for articles of the category the text itself names (soft hint)
 
     @classmethod
     def load(cls, path: Path = CALIBRATION_FILE) -> Weights:
@@ -236,6 +238,10 @@ class SearchIndex:
             fused = np.clip((semantic - self.weights.floor) / (1 - self.weights.floor), 0, 1)
         else:
             fused = self.fuse(lexical, semantic)
+        hinted = None if category else infer_category(text)
+        if hinted and self.weights.category_boost:
+            boost = np.array([a.category in (hinted, "any") for a in self.articles], dtype=float)
+            fused = fused + self.weights.category_boost * boost
         allowed = [
             i for i, a in enumerate(self.articles)
             if (not category or a.category in (category, "any")) and a.applies_to(brand)
