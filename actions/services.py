@@ -18,3 +18,8 @@ def knowledge_base() -> KnowledgeBase:
 def min_score() -> float:
     """Calibrated score below which a search result counts as no match."""
     return get_settings().search_min_score
+
+
+def suggest_score() -> float:
+    """Calibrated score from which the top articles are offered to choose from."""
+    return get_settings().search_suggest_score

@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import button, language, latest_intent, latest_text, rating_buttons, say, step_buttons
 from actions.handoff import hand_over
-from actions.services import knowledge_base, min_score
+from actions.services import knowledge_base, min_score, suggest_score
 from bot.kb.service import ArticleView
 from bot.troubleshooting import choose_article, handoff_reason_for, next_position
 
@@ -63,6 +63,22 @@ def start_article(dispatcher: CollectingDispatcher, tracker: Tracker, article_id
     return events + present_step(dispatcher, tracker, article, first)
 
 
+def chosen_article(tracker: Tracker) -> str | None:
+    """The article the customer picked from suggestions (button payload entity `article_choice`)."""
+    for entity in (tracker.latest_message or {}).get("entities", []):
+        if entity.get("entity") == "article_choice" and entity.get("value") in (tracker.get_slot("candidates") or []):
+            return entity["value"]
+    return None
+
+
+def no_match(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
+    """No guide fits: ask for other words once, then hand over (reason no_article)."""
+    if (tracker.get_slot("clarifications") or 0) >= 1:
+        return hand_over(dispatcher, tracker, "no_article")
+    dispatcher.utter_message(text=say("no_match", tracker), buttons=[button("button_person", "/request_human", tracker)])
+    return [SlotSet("clarifications", 1.0), SlotSet("awaiting", "rephrase")]
+
+
 class ActionFindArticle(Action):
     """The customer described a problem or named the device: find and start the matching guide."""
 
@@ -73,9 +89,12 @@ class ActionFindArticle(Action):
         awaiting = tracker.get_slot("awaiting")
         if awaiting == "details" and tracker.get_slot("article_id"):
             return hand_over(dispatcher, tracker, "human_topic")
+        chosen = chosen_article(tracker)
+        if chosen:  # the customer picked one of the suggested guides
+            return start_article(dispatcher, tracker, chosen)
         problem = tracker.get_slot("problem_text")
         events: list[dict[str, Any]] = []
-        if latest_intent(tracker) == "describe_problem":
+        if latest_intent(tracker) == "describe_problem" and not latest_text(tracker).startswith("/"):
             problem = latest_text(tracker) if awaiting != "rephrase" or not problem else f"{problem} {latest_text(tracker)}"
             events.append(SlotSet("problem_text", problem))
             tracker.slots["problem_text"] = problem
@@ -85,12 +104,15 @@ class ActionFindArticle(Action):
         category, brand = tracker.get_slot("device_category"), tracker.get_slot("brand")
         kb = knowledge_base()
         matches = kb.search(problem, language=language(tracker), category=category, brand=brand)
-        choice = choose_article(matches, kb.index(), category, brand, min_score())
+        choice = choose_article(matches, kb.index(), category, brand, min_score(), suggest_score())
         if choice.kind == "no_match":
-            if (tracker.get_slot("clarifications") or 0) >= 1:
-                return events + hand_over(dispatcher, tracker, "no_article")
-            dispatcher.utter_message(text=say("no_match", tracker), buttons=[button("button_person", "/request_human", tracker)])
-            return events + [SlotSet("clarifications", 1.0), SlotSet("awaiting", "rephrase")]
+            return events + no_match(dispatcher, tracker)
+        if choice.kind == "suggest":
+            buttons = [{"title": kb.article(a, language(tracker)).title,
+                        "payload": f'/describe_problem{{"article_choice": "{a}"}}'} for a in choice.candidates]
+            buttons.append(button("none_of_these", "/deny", tracker))
+            dispatcher.utter_message(text=say("suggest", tracker), buttons=buttons)
+            return events + [SlotSet("awaiting", "choice"), SlotSet("candidates", list(choice.candidates))]
         if choice.kind == "ask_category":
             buttons = [button(f"category_{c}", f'/inform_device{{"device_category": "{c}"}}', tracker)
                        for c in choice.options]
@@ -112,6 +134,8 @@ class ActionStepFeedback(Action):
         awaiting = tracker.get_slot("awaiting")
         if awaiting == "details":  # no further device details: hand over with what we have
             return hand_over(dispatcher, tracker, "human_topic")
+        if awaiting == "choice" and latest_intent(tracker) == "deny":  # none of the suggested guides fits
+            return no_match(dispatcher, tracker)
         article_id, position = tracker.get_slot("article_id"), tracker.get_slot("step")
         article = knowledge_base().article(article_id, language(tracker)) if article_id else None
         if awaiting != "step" or article is None or position is None:

@@ -36,7 +36,11 @@ class Settings(BaseSettings):
     messages_file: Path = PROJECT_DIR / "data" / "messages.yml"
     models_dir: Path = PROJECT_DIR / "models"
     search_min_score: float = Field(
-        default=0.45, description="Calibrated score below which the knowledge-base search reports no match."
+        default=0.45, description="Calibrated score from which the bot starts the top article right away."
+    )
+    search_suggest_score: float = Field(
+        default=0.15, description="Calibrated score from which the bot offers the top articles to choose from; "
+        "below it the search counts as no match.",
     )
 
     @property

@@ -18,25 +18,26 @@ AMBIGUITY_MARGIN = 0.06  # fused-score gap under which two candidates count as e
 class Choice:
     """What to do with a problem description."""
 
-    kind: Literal["article", "ask_category", "ask_brand", "no_match"]
+    kind: Literal["article", "ask_category", "ask_brand", "suggest", "no_match"]
     article_id: str | None = None
     options: tuple[str, ...] = ()  # categories or brands to offer
     candidates: tuple[str, ...] = field(default=())
 
 
 def choose_article(
-    matches: list[Match], index: SearchIndex, category: str | None, brand: str | None, min_score: float
+    matches: list[Match], index: SearchIndex, category: str | None, brand: str | None, min_score: float,
+    suggest_score: float = 1.0,
 ) -> Choice:
     """Pick the article for the search result, or say which fact is missing to pick one.
 
     The device category is asked for only when the top candidates are equally likely and belong to
-    different categories; the brand only when they differ in the brands they apply to.
+    different categories; the brand only when they differ in the brands they apply to. A top score between
+    `suggest_score` and `min_score` offers the candidates to choose from; below it nothing matches.
     """
-    good = [m for m in matches if m.score >= min_score]
-    if not good:
+    if not matches or matches[0].score < min(min_score, suggest_score):
         return Choice("no_match")
-    top = good[0]
-    rivals = [m for m in good[1:] if top.fused - m.fused < AMBIGUITY_MARGIN]
+    top = matches[0]
+    rivals = [m for m in matches[1:] if top.fused - m.fused < AMBIGUITY_MARGIN]
     if not category:
         categories = [c for c in dict.fromkeys(m.category for m in (top, *rivals)) if c in CATEGORIES]
         if len(categories) > 1:
@@ -49,6 +50,8 @@ def choose_article(
         if len(restricted) > 1:
             brands = tuple(dict.fromkeys(b for a in restricted for b in (*a.brands, *a.exclude_brands)))
             return Choice("ask_brand", options=brands, candidates=tuple(a.id for a in restricted))
+    if top.score < min_score:
+        return Choice("suggest", candidates=tuple(m.article_id for m in matches[:3]))
     return Choice("article", article_id=top.article_id)
 
 

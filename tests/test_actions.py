@@ -186,7 +186,7 @@ def test_fallback_after_an_understood_message_is_a_first_fallback():
     fallback = {"event": "user", "text": "xx", "parse_data": {"intent": {"name": "nlu_fallback"}}}
     t = tracker("xx", intent="nlu_fallback", events=[fallback, ok, fallback])
     _, messages = run(ActionFallback(), t)
-    assert "custom" not in messages[0]
+    assert not messages[0]["custom"] and "other words" in messages[0]["text"]
 
 
 def test_rating_is_stored_and_thanked_for():
@@ -198,3 +198,30 @@ def test_rating_is_stored_and_thanked_for():
 def test_rating_outside_one_to_five_is_asked_again():
     events, messages = run(ActionRate(), tracker("9 stars", intent="rate", entities=[{"entity": "rating", "value": "9"}]))
     assert slot(events, "rating") is None and len(messages[0]["buttons"]) == 5
+
+
+def test_picking_a_suggested_guide_starts_it():
+    t = tracker('/describe_problem{"article_choice": "phone-wifi"}',
+                entities=[{"entity": "article_choice", "value": "phone-wifi"}],
+                slots={"awaiting": "choice", "candidates": ["phone-wifi", "notebook-wifi-drops"],
+                       "problem_text": "internet weg"})
+    events, messages = run(ActionFindArticle(), t)
+    assert slot(events, "article_id") == "phone-wifi" and messages[-1]["custom"]["step"] == 1
+
+
+def test_none_of_the_suggestions_asks_to_rephrase():
+    t = tracker("none of these", intent="deny", slots={"awaiting": "choice", "candidates": ["phone-wifi"]})
+    events, messages = run(ActionStepFeedback(), t)
+    assert slot(events, "awaiting") == "rephrase" and "other words" in messages[0]["text"]
+
+
+def test_guide_with_brand_specific_steps_asks_for_the_brand_first():
+    t = tracker("how do I get the photos from my camera onto my computer", slots={"device_category": "camera"})
+    events, messages = run(ActionFindArticle(), t)
+    assert slot(events, "awaiting") == "brand" and slot(events, "candidates") == ["camera-transfer-photos"]
+    assert '/inform_device{"brand": "Canon"}' in [b["payload"] for b in messages[-1]["buttons"]]
+    t = tracker("Canon", intent="inform_device", slots={"device_category": "camera", "brand": "Canon",
+                                                        "problem_text": "how do I get the photos from my camera "
+                                                                        "onto my computer", "awaiting": "brand"})
+    events, messages = run(ActionFindArticle(), t)
+    assert slot(events, "article_id") == "camera-transfer-photos" and messages[-1]["custom"]["step"] == 1

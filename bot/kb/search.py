@@ -238,7 +238,7 @@ class SearchIndex:
             fused = np.clip((semantic - self.weights.floor) / (1 - self.weights.floor), 0, 1)
         else:
             fused = self.fuse(lexical, semantic)
-        hinted = None if category else infer_category(text)
+        hinted = category or infer_category(text)
         if hinted and self.weights.category_boost:
             boost = np.array([a.category in (hinted, "any") for a in self.articles], dtype=float)
             fused = fused + self.weights.category_boost * boost
