@@ -22,7 +22,7 @@ RASA_VERSION = "3.6.21"
 RASA_VENV = PROJECT_DIR / ".venv-rasa"
 RASA_REQUIREMENTS = [f"rasa=={RASA_VERSION}", "psycopg2-binary>=2.9,<2.10"]
 TRAINING_INPUTS = ["config.yml", "domain.yml", "data/nlu", "data/rules", "data/stories",
-                   "bot/rasa_components.py", "bot/language.py"]
+                   "bot/rasa_components.py", "bot/language.py"]  # the model's fingerprint covers these
 Log = Callable[[str], None]
 
 
@@ -145,7 +145,8 @@ def start_rasa_server(settings: Settings, model: Path, log_file: Path | None = N
     return subprocess.Popen(
         [str(rasa_executable()), "run", "--enable-api", "--auth-token", settings.resolved_rasa_token(),
          "--interface", settings.rasa_host, "--port", str(settings.rasa_port), "--model", str(model),
-         "--endpoints", str(endpoints), "--cors", "http://127.0.0.1", "--quiet"],
+         "--endpoints", str(endpoints), "--credentials", str(PROJECT_DIR / "credentials.yml"),
+         "--cors", "http://127.0.0.1", "--quiet"],
         cwd=PROJECT_DIR, env=rasa_env(), stdout=out, stderr=subprocess.STDOUT if out else None,
     )
 
