@@ -11,7 +11,7 @@ import re
 SUPPORTED = ("en", "de")
 DEFAULT = "en"
 
-_WORD = re.compile(r"[a-zäöüß]+")
+_WORD = re.compile(r"\b[a-zäöüß]+\b")  # whole words only: the "a" in "Pixel 7a" is no English
 
 # Frequent function words and support vocabulary that are typical of one language and rare in the other.
 _MARKERS = {

@@ -17,7 +17,7 @@ def test_english_messages(text):
     assert detect_language(text) == "en"
 
 
-@pytest.mark.parametrize("text", ["/affirm", "", "Galaxy S21", "ok", "12345"])
+@pytest.mark.parametrize("text", ["/affirm", "", "Galaxy S21", "ok", "12345", "Pixel 7a", "EOS R6 Mark II"])
 def test_unclear_messages_give_no_language(text):
     assert detect_language(text) is None
 
