@@ -29,11 +29,12 @@ validate: install ## rasa data validate (warnings fail) and the article files
 	$(BOT) kb validate
 	PYTHONPATH=. $(RASA) data validate --fail-on-warnings --config config.yml --domain domain.yml --data $(RASA_DATA)
 
-test: validate ## install what is needed and run every test (unit, PostgreSQL, end-to-end, Rasa test stories)
+test: validate lint ## install what is needed and run every test (unit, PostgreSQL, end-to-end, Rasa test stories)
 	$(VENV)/bin/python -m pytest
 
-lint: venv ## ruff
+lint: venv ## ruff (lint and format check)
 	$(VENV)/bin/ruff check bot actions tests
+	$(VENV)/bin/ruff format --check bot actions tests
 
 eval: install ## held-out evaluations: knowledge-base search recall and NLU F1 (starts Rasa for the NLU part)
 	$(BOT) eval search --compare

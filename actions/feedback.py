@@ -24,8 +24,10 @@ class ActionRate(Action):
         return "action_rate"
 
     async def run(self, dispatcher, tracker, domain):
-        entity = next((e.get("value") for e in (tracker.latest_message or {}).get("entities", [])
-                       if e.get("entity") == "rating"), None)
+        entity = next(
+            (e.get("value") for e in (tracker.latest_message or {}).get("entities", []) if e.get("entity") == "rating"),
+            None,
+        )
         rating = parse_rating(entity if entity is not None else tracker.get_slot("rating"))
         if rating is None:
             dispatcher.utter_message(text=say("rating_invalid", tracker), buttons=rating_buttons())

@@ -12,8 +12,14 @@ from actions.common import language, latest_text, say
 from actions.services import knowledge_base
 from bot.handoff_packet import Device, HandoffPacket, StepOutcome, summarize
 
-DEFAULT_PRIORITY = {"safety": "urgent", "steps_exhausted": "normal", "human_topic": "normal",
-                    "customer_request": "normal", "repeated_fallback": "normal", "no_article": "normal"}
+DEFAULT_PRIORITY = {
+    "safety": "urgent",
+    "steps_exhausted": "normal",
+    "human_topic": "normal",
+    "customer_request": "normal",
+    "repeated_fallback": "normal",
+    "no_article": "normal",
+}
 
 
 def build_packet(tracker: Tracker, reason: str, priority: str | None = None) -> HandoffPacket:

@@ -40,9 +40,13 @@ def ask_brand(dispatcher: CollectingDispatcher, tracker: Tracker, brands: tuple[
 def start_article(dispatcher: CollectingDispatcher, tracker: Tracker, article_id: str) -> list[dict[str, Any]]:
     """Begin an article: safety first, then hand over (person topics) or present step 1 (guides)."""
     article = knowledge_base().article(article_id, language(tracker))
-    events: list[dict[str, Any]] = [SlotSet("article_id", article_id), SlotSet("steps_tried", []),
-                                    SlotSet("step", None), SlotSet("candidates", None),
-                                    SlotSet("clarifications", 0.0)]
+    events: list[dict[str, Any]] = [
+        SlotSet("article_id", article_id),
+        SlotSet("steps_tried", []),
+        SlotSet("step", None),
+        SlotSet("candidates", None),
+        SlotSet("clarifications", 0.0),
+    ]
     tracker.slots.update({"article_id": article_id, "steps_tried": []})
     if article.safety:
         dispatcher.utter_message(text=say("safety_note", tracker, safety=article.safety))
@@ -75,7 +79,9 @@ def no_match(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[st
     """No guide fits: ask for other words once, then hand over (reason no_article)."""
     if (tracker.get_slot("clarifications") or 0) >= 1:
         return hand_over(dispatcher, tracker, "no_article")
-    dispatcher.utter_message(text=say("no_match", tracker), buttons=[button("button_person", "/request_human", tracker)])
+    dispatcher.utter_message(
+        text=say("no_match", tracker), buttons=[button("button_person", "/request_human", tracker)]
+    )
     return [SlotSet("clarifications", 1.0), SlotSet("awaiting", "rephrase")]
 
 
@@ -95,7 +101,9 @@ class ActionFindArticle(Action):
         problem = tracker.get_slot("problem_text")
         events: list[dict[str, Any]] = []
         if latest_intent(tracker) == "describe_problem" and not latest_text(tracker).startswith("/"):
-            problem = latest_text(tracker) if awaiting != "rephrase" or not problem else f"{problem} {latest_text(tracker)}"
+            problem = (
+                latest_text(tracker) if awaiting != "rephrase" or not problem else f"{problem} {latest_text(tracker)}"
+            )
             events.append(SlotSet("problem_text", problem))
             tracker.slots["problem_text"] = problem
         if not problem:
@@ -108,14 +116,20 @@ class ActionFindArticle(Action):
         if choice.kind == "no_match":
             return events + no_match(dispatcher, tracker)
         if choice.kind == "suggest":
-            buttons = [{"title": kb.article(a, language(tracker)).title,
-                        "payload": f'/describe_problem{{"article_choice": "{a}"}}'} for a in choice.candidates]
+            buttons = [
+                {
+                    "title": kb.article(a, language(tracker)).title,
+                    "payload": f'/describe_problem{{"article_choice": "{a}"}}',
+                }
+                for a in choice.candidates
+            ]
             buttons.append(button("none_of_these", "/deny", tracker))
             dispatcher.utter_message(text=say("suggest", tracker), buttons=buttons)
             return events + [SlotSet("awaiting", "choice"), SlotSet("candidates", list(choice.candidates))]
         if choice.kind == "ask_category":
-            buttons = [button(f"category_{c}", f'/inform_device{{"device_category": "{c}"}}', tracker)
-                       for c in choice.options]
+            buttons = [
+                button(f"category_{c}", f'/inform_device{{"device_category": "{c}"}}', tracker) for c in choice.options
+            ]
             dispatcher.utter_message(text=say("ask_category", tracker), buttons=buttons)
             return events + [SlotSet("awaiting", "category"), SlotSet("candidates", list(choice.candidates))]
         if choice.kind == "ask_brand":
@@ -144,8 +158,10 @@ class ActionStepFeedback(Action):
         position = int(position)
         step = next(s for s in article.steps if s.position == position)
         solved = latest_intent(tracker) == "affirm"
-        tried = [*(tracker.get_slot("steps_tried") or []),
-                 {"step": position, "instruction": step.instruction, "outcome": "solved" if solved else "failed"}]
+        tried = [
+            *(tracker.get_slot("steps_tried") or []),
+            {"step": position, "instruction": step.instruction, "outcome": "solved" if solved else "failed"},
+        ]
         tracker.slots["steps_tried"] = tried
         events: list[dict[str, Any]] = [SlotSet("steps_tried", tried)]
         if solved:
@@ -155,7 +171,8 @@ class ActionStepFeedback(Action):
         if following is not None:
             return events + present_step(dispatcher, tracker, article, following)
         if article.handoff == "never":
-            dispatcher.utter_message(text=say("guide_finished", tracker),
-                                     buttons=[button("button_person", "/request_human", tracker)])
+            dispatcher.utter_message(
+                text=say("guide_finished", tracker), buttons=[button("button_person", "/request_human", tracker)]
+            )
             return events + [SlotSet("awaiting", None)]
         return events + hand_over(dispatcher, tracker, "steps_exhausted")

@@ -14,8 +14,9 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from bot.settings import VAR_DIR, get_settings
 
-app = typer.Typer(help="Support bot: first-level Rasa assistant with a knowledge-base action server.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Support bot: first-level Rasa assistant with a knowledge-base action server.", no_args_is_help=True
+)
 kb_app = typer.Typer(help="Knowledge base: validate, import, search, calibrate.", no_args_is_help=True)
 eval_app = typer.Typer(help="Quality evaluations on held-out files.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
@@ -64,15 +65,18 @@ def kb_import() -> None:
         task = bar.add_task("Importing knowledge base", total=None)
         try:
             with make_session_factory(engine)() as session:
-                report = import_articles(session, settings.kb_dir,
-                                         progress=lambda a: bar.update(task, description=f"Importing {a}"))
+                report = import_articles(
+                    session, settings.kb_dir, progress=lambda a: bar.update(task, description=f"Importing {a}")
+                )
         except ArticleFileError as exc:
             for problem in exc.problems:
                 console.print(f"[red]✗[/] {problem}")
             raise typer.Exit(1) from exc
     engine.dispose()
-    console.print(f"[green]✓[/] knowledge base revision {report.revision}: {len(report.added)} added, "
-                  f"{len(report.updated)} updated, {len(report.removed)} removed, {report.unchanged} unchanged")
+    console.print(
+        f"[green]✓[/] knowledge base revision {report.revision}: {len(report.added)} added, "
+        f"{len(report.updated)} updated, {len(report.removed)} removed, {report.unchanged} unchanged"
+    )
 
 
 @kb_app.command("search")
@@ -88,8 +92,10 @@ def kb_search(
 
     kb = KnowledgeBase(make_session_factory(make_engine(get_settings().database_url)))
     for match in kb.search(text, language=language, category=category, brand=brand, limit=5):
-        console.print(f"{match.score:6.3f}  {match.article_id:40s} fused={match.fused:.3f} "
-                      f"bm25={match.lexical:.2f} cos={match.semantic:.3f}")
+        console.print(
+            f"{match.score:6.3f}  {match.article_id:40s} fused={match.fused:.3f} "
+            f"bm25={match.lexical:.2f} cos={match.semantic:.3f}"
+        )
 
 
 @kb_app.command("calibrate")
@@ -142,7 +148,7 @@ def run() -> None:
         console.print(f"[green]✓[/] Rasa is up (model loaded in {seconds:.0f} s). Talk to the bot:")
         console.print(
             f"  curl -s {settings.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' "
-            "-d '{\"sender\": \"me\", \"message\": \"Mein Handy lädt nicht mehr\"}'"
+            '-d \'{"sender": "me", "message": "Mein Handy lädt nicht mehr"}\''
         )
         console.print("  or: .venv/bin/python -m bot chat      (Ctrl-C here stops everything)")
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -166,8 +172,9 @@ def chat(sender: str = "cli-user") -> None:
         message = console.input("[bold]you>[/] ").strip()
         if not message:
             return
-        reply = httpx.post(f"{settings.rasa_url}/webhooks/rest/webhook",
-                           json={"sender": sender, "message": message}, timeout=30).json()
+        reply = httpx.post(
+            f"{settings.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": message}, timeout=30
+        ).json()
         for item in reply:
             if item.get("text"):
                 console.print(f"[bold green]bot>[/] {item['text']}")
@@ -196,10 +203,14 @@ def status() -> None:
         console.print(f"[red]✗[/] database: {exc.__class__.__name__}: {exc}")
     model = runtime.model_path(settings)
     ok &= model.exists()
-    console.print(f"{'[green]✓' if model.exists() else '[red]✗'}[/] model {model.name}"
-                  f"{'' if model.exists() else ' missing: run `python -m bot train`'}")
-    for name, url in (("action server", runtime.action_ready_url(settings)),
-                      ("Rasa server", runtime.rasa_ready_url(settings))):
+    console.print(
+        f"{'[green]✓' if model.exists() else '[red]✗'}[/] model {model.name}"
+        f"{'' if model.exists() else ' missing: run `python -m bot train`'}"
+    )
+    for name, url in (
+        ("action server", runtime.action_ready_url(settings)),
+        ("Rasa server", runtime.rasa_ready_url(settings)),
+    ):
         try:
             up = httpx.get(url, timeout=3).status_code == 200
         except httpx.HTTPError:
@@ -215,7 +226,7 @@ def schema() -> None:
     from bot.handoff_packet import SCHEMA_FILE, json_schema
 
     SCHEMA_FILE.write_text(json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n")
-    console.print(f"[green]✓[/] wrote {SCHEMA_FILE.relative_to(Path.cwd()) if SCHEMA_FILE.is_relative_to(Path.cwd()) else SCHEMA_FILE}")
+    console.print(f"[green]✓[/] wrote {SCHEMA_FILE}")
 
 
 @eval_app.command("search")

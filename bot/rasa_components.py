@@ -26,8 +26,13 @@ class LanguageDetector(GraphComponent):
     """
 
     @classmethod
-    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> LanguageDetector:
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> LanguageDetector:
         return cls()
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
@@ -42,7 +47,13 @@ class LanguageDetector(GraphComponent):
                 language = hinted if hinted in SUPPORTED else None
             if language is None:
                 continue
-            entity = {"entity": "language", "value": language, "start": 0, "end": len(text),
-                      "confidence_entity": 1.0, "extractor": "LanguageDetector"}
+            entity = {
+                "entity": "language",
+                "value": language,
+                "start": 0,
+                "end": len(text),
+                "confidence_entity": 1.0,
+                "extractor": "LanguageDetector",
+            }
             message.set(ENTITIES, [*message.get(ENTITIES, []), entity], add_to_output=True)
         return messages

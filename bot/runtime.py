@@ -21,15 +21,25 @@ from bot.settings import PROJECT_DIR, VAR_DIR, Settings
 RASA_VERSION = "3.6.21"
 RASA_VENV = PROJECT_DIR / ".venv-rasa"
 RASA_REQUIREMENTS = [f"rasa=={RASA_VERSION}", "psycopg2-binary>=2.9,<2.10"]
-TRAINING_INPUTS = ["config.yml", "domain.yml", "data/nlu", "data/rules", "data/stories",
-                   "bot/rasa_components.py", "bot/language.py"]  # the model's fingerprint covers these
+TRAINING_INPUTS = [
+    "config.yml",
+    "domain.yml",
+    "data/nlu",
+    "data/rules",
+    "data/stories",
+    "bot/rasa_components.py",
+    "bot/language.py",
+]  # the model's fingerprint covers these
 Log = Callable[[str], None]
 
 
 # -- environments ----------------------------------------------------------------------------------------
 def find_python310() -> str:
     """A Python 3.10 interpreter for Rasa (PATH first, then pyenv's versions)."""
-    candidates = [shutil.which("python3.10"), *sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.10*/bin/python3.10")))]
+    candidates = [
+        shutil.which("python3.10"),
+        *sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.10*/bin/python3.10"))),
+    ]
     for candidate in candidates:
         if candidate and subprocess.run([candidate, "--version"], capture_output=True).returncode == 0:
             return candidate
@@ -81,6 +91,38 @@ def training_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
+def train_command(out: Path, *extra: str) -> list[str]:
+    """`rasa train` on the project's config, domain and training data, writing the model to `out`."""
+    data = [d for d in ("data/nlu", "data/rules", "data/stories") if (PROJECT_DIR / d).exists()]
+    return [
+        str(rasa_executable()),
+        "train",
+        "--config",
+        "config.yml",
+        "--domain",
+        "domain.yml",
+        "--data",
+        *data,
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+def isolated_settings(work: Path, rasa_port: int, action_port: int, **overrides) -> Settings:
+    """Settings for a separate instance (tests, benchmark): own SQLite databases under `work`, own ports."""
+    import uuid
+
+    return Settings(
+        database_url=f"sqlite:///{work / 'app.db'}",
+        tracker_store_url=f"sqlite:///{work / 'tracker.db'}",
+        rasa_port=rasa_port,
+        action_port=action_port,
+        rasa_token=uuid.uuid4().hex,
+        **overrides,
+    )
+
+
 def model_path(settings: Settings) -> Path:
     return settings.models_dir / f"support-{training_fingerprint()}.tar.gz"
 
@@ -91,14 +133,14 @@ def train(settings: Settings, force: bool = False, log: Log = print) -> tuple[Pa
     if target.exists() and not force:
         log(f"Model is up to date: {target.name}")
         return target, None
-    rasa = ensure_rasa_env(log)
+    ensure_rasa_env(log)
     log("Training the Rasa model (NLU and dialogue)")
     started = time.perf_counter()
     subprocess.run(
-        [str(rasa), "train", "--config", "config.yml", "--domain", "domain.yml", "--data", "data/nlu", "data/rules",
-         *(["data/stories"] if (PROJECT_DIR / "data" / "stories").exists() else []),
-         "--out", str(settings.models_dir), "--fixed-model-name", target.name.removesuffix(".tar.gz")],
-        cwd=PROJECT_DIR, env=rasa_env(), check=True,
+        train_command(settings.models_dir, "--fixed-model-name", target.name.removesuffix(".tar.gz")),
+        cwd=PROJECT_DIR,
+        env=rasa_env(),
+        check=True,
     )
     return target, time.perf_counter() - started
 
@@ -112,14 +154,22 @@ def write_endpoints(settings: Settings) -> Path:
         tracker["db"] = tracker_url.database
         Path(tracker_url.database).parent.mkdir(parents=True, exist_ok=True)
     else:
-        tracker.update(url=tracker_url.host or "127.0.0.1", port=tracker_url.port or 5432,
-                       db=tracker_url.database, username=tracker_url.username or "postgres",
-                       password=tracker_url.password or "")
+        tracker.update(
+            url=tracker_url.host or "127.0.0.1",
+            port=tracker_url.port or 5432,
+            db=tracker_url.database,
+            username=tracker_url.username or "postgres",
+            password=tracker_url.password or "",
+        )
     endpoints: dict = {"action_endpoint": {"url": settings.action_url}, "tracker_store": tracker}
     if settings.redis_url:
         redis_url = make_url(settings.redis_url.replace("redis://", "redis+py://", 1))
-        endpoints["lock_store"] = {"type": "redis", "url": redis_url.host, "port": redis_url.port or 6379,
-                                   "db": int(redis_url.database or 0)}
+        endpoints["lock_store"] = {
+            "type": "redis",
+            "url": redis_url.host,
+            "port": redis_url.port or 6379,
+            "db": int(redis_url.database or 0),
+        }
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     path = VAR_DIR / f"endpoints-{settings.rasa_port}.yml"  # one per instance, so tests never touch the default
     path.write_text(yaml.safe_dump(endpoints, sort_keys=False))
@@ -129,12 +179,20 @@ def write_endpoints(settings: Settings) -> Path:
 # -- processes ---------------------------------------------------------------------------------------------
 def start_action_server(settings: Settings, log_file: Path | None = None) -> subprocess.Popen:
     """The action server (rasa-sdk) on localhost, in this (main) environment."""
-    env = dict(os.environ, SANIC_HOST=settings.action_host, PYTHONPATH=str(PROJECT_DIR),
-               DATABASE_URL=settings.database_url, SEARCH_MIN_SCORE=str(settings.search_min_score))
+    env = dict(
+        os.environ,
+        SANIC_HOST=settings.action_host,
+        PYTHONPATH=str(PROJECT_DIR),
+        DATABASE_URL=settings.database_url,
+        SEARCH_MIN_SCORE=str(settings.search_min_score),
+    )
     out = open(log_file, "ab") if log_file else None  # noqa: SIM115 - handed to the child process
     return subprocess.Popen(
         [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_port)],
-        cwd=PROJECT_DIR, env=env, stdout=out, stderr=subprocess.STDOUT if out else None,
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT if out else None,
     )
 
 
@@ -143,11 +201,30 @@ def start_rasa_server(settings: Settings, model: Path, log_file: Path | None = N
     endpoints = write_endpoints(settings)
     out = open(log_file, "ab") if log_file else None  # noqa: SIM115 - handed to the child process
     return subprocess.Popen(
-        [str(rasa_executable()), "run", "--enable-api", "--auth-token", settings.resolved_rasa_token(),
-         "--interface", settings.rasa_host, "--port", str(settings.rasa_port), "--model", str(model),
-         "--endpoints", str(endpoints), "--credentials", str(PROJECT_DIR / "credentials.yml"),
-         "--cors", "http://127.0.0.1", "--quiet"],
-        cwd=PROJECT_DIR, env=rasa_env(), stdout=out, stderr=subprocess.STDOUT if out else None,
+        [
+            str(rasa_executable()),
+            "run",
+            "--enable-api",
+            "--auth-token",
+            settings.resolved_rasa_token(),
+            "--interface",
+            settings.rasa_host,
+            "--port",
+            str(settings.rasa_port),
+            "--model",
+            str(model),
+            "--endpoints",
+            str(endpoints),
+            "--credentials",
+            str(PROJECT_DIR / "credentials.yml"),
+            "--cors",
+            "http://127.0.0.1",
+            "--quiet",
+        ],
+        cwd=PROJECT_DIR,
+        env=rasa_env(),
+        stdout=out,
+        stderr=subprocess.STDOUT if out else None,
     )
 
 

@@ -39,7 +39,8 @@ class Settings(BaseSettings):
         default=0.45, description="Calibrated score from which the bot starts the top article right away."
     )
     search_suggest_score: float = Field(
-        default=0.15, description="Calibrated score from which the bot offers the top articles to choose from; "
+        default=0.15,
+        description="Calibrated score from which the bot offers the top articles to choose from; "
         "below it the search counts as no match.",
     )
 

@@ -25,7 +25,11 @@ class Choice:
 
 
 def choose_article(
-    matches: list[Match], index: SearchIndex, category: str | None, brand: str | None, min_score: float,
+    matches: list[Match],
+    index: SearchIndex,
+    category: str | None,
+    brand: str | None,
+    min_score: float,
     suggest_score: float = 1.0,
 ) -> Choice:
     """Pick the article for the search result, or say which fact is missing to pick one.
@@ -41,12 +45,16 @@ def choose_article(
     if not category:
         categories = [c for c in dict.fromkeys(m.category for m in (top, *rivals)) if c in CATEGORIES]
         if len(categories) > 1:
-            return Choice("ask_category", options=tuple(categories),
-                          candidates=tuple(m.article_id for m in (top, *rivals)))
+            return Choice(
+                "ask_category", options=tuple(categories), candidates=tuple(m.article_id for m in (top, *rivals))
+            )
     if not brand:
         by_id = {a.id: a for a in index.articles}
-        restricted = [by_id[m.article_id] for m in (top, *rivals)
-                      if by_id[m.article_id].brands or by_id[m.article_id].exclude_brands]
+        restricted = [
+            by_id[m.article_id]
+            for m in (top, *rivals)
+            if by_id[m.article_id].brands or by_id[m.article_id].exclude_brands
+        ]
         if len(restricted) > 1:
             brands = tuple(dict.fromkeys(b for a in restricted for b in (*a.brands, *a.exclude_brands)))
             return Choice("ask_brand", options=brands, candidates=tuple(a.id for a in restricted))

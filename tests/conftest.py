@@ -105,11 +105,19 @@ def write_article(directory: Path, article_id: str = "phone-test-article", **ove
     import yaml
 
     data = {
-        "id": article_id, "category": "phone", "topic": "test_topic", "handoff": "after_steps", "priority": "normal",
+        "id": article_id,
+        "category": "phone",
+        "topic": "test_topic",
+        "handoff": "after_steps",
+        "priority": "normal",
         "title": {"en": "Test title", "de": "Testtitel"},
         "symptoms": {"en": ["the phone beeps all the time"], "de": ["das Handy piept ständig"]},
-        "steps": [{"en": {"do": "Switch it off.", "check": "It stops beeping."},
-                   "de": {"do": "Schalten Sie es aus.", "check": "Es piept nicht mehr."}}],
+        "steps": [
+            {
+                "en": {"do": "Switch it off.", "check": "It stops beeping."},
+                "de": {"do": "Schalten Sie es aus.", "check": "Es piept nicht mehr."},
+            }
+        ],
     }
     data.update(overrides)
     path = directory / f"{article_id}.yml"

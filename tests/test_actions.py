@@ -36,8 +36,16 @@ def _actions_use_test_database(loaded_db_url, monkeypatch):
 def tracker(text="", intent="describe_problem", entities=(), slots=None, events=None) -> Tracker:
     slots = {"language": "en", **(slots or {})}
     message = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": list(entities)}
-    return Tracker("conv-1", slots, message, events or [{"event": "user", "text": text, "parse_data": message}],
-                   False, None, {}, "action_listen")
+    return Tracker(
+        "conv-1",
+        slots,
+        message,
+        events or [{"event": "user", "text": text, "parse_data": message}],
+        False,
+        None,
+        {},
+        "action_listen",
+    )
 
 
 def run(action, t: Tracker) -> tuple[list[dict], list[dict]]:
@@ -60,13 +68,17 @@ def handoff_of(messages) -> dict:
 
 # -- action_find_article ------------------------------------------------------------------------------------
 def test_clear_german_problem_starts_the_guide_at_step_one():
-    events, messages = run(ActionFindArticle(), tracker("Mein Handy lädt nicht mehr, wenn ich es einstecke",
-                                                        slots={"language": "de"}))
+    events, messages = run(
+        ActionFindArticle(), tracker("Mein Handy lädt nicht mehr, wenn ich es einstecke", slots={"language": "de"})
+    )
     assert slot(events, "article_id") == "phone-not-charging"
     assert slot(events, "step") == 1 and slot(events, "awaiting") == "step"
     assert slot(events, "problem_text").startswith("Mein Handy")
     step = messages[-1]
-    assert step["text"].startswith("Schritt 1 von") and step["custom"] == {"kb_article": "phone-not-charging", "step": 1}
+    assert step["text"].startswith("Schritt 1 von") and step["custom"] == {
+        "kb_article": "phone-not-charging",
+        "step": 1,
+    }
     assert [b["payload"] for b in step["buttons"]] == ["/affirm", "/deny", "/request_human"]
     assert any("Anleitung" in m["text"] for m in messages)
 
@@ -80,8 +92,11 @@ def test_ambiguous_problem_asks_for_the_device_category():
 
 
 def test_device_answer_reruns_the_search_with_the_category():
-    t = tracker("camera", intent="inform_device", slots={"problem_text": "it won't turn on at all",
-                                                          "device_category": "camera", "awaiting": "category"})
+    t = tracker(
+        "camera",
+        intent="inform_device",
+        slots={"problem_text": "it won't turn on at all", "device_category": "camera", "awaiting": "category"},
+    )
     events, messages = run(ActionFindArticle(), t)
     assert slot(events, "article_id") == "camera-wont-turn-on"
     assert messages[-1]["custom"]["step"] == 1
@@ -91,8 +106,10 @@ def test_unknown_problem_asks_to_rephrase_once_then_hands_over():
     events, messages = run(ActionFindArticle(), tracker("the thing does the stuff with the whatsit"))
     assert slot(events, "awaiting") == "rephrase" and slot(events, "clarifications") == 1
     assert "other words" in messages[-1]["text"]
-    t = tracker("it is doing the other thing now", slots={"clarifications": 1.0, "awaiting": "rephrase",
-                                                          "problem_text": "the thing does the stuff"})
+    t = tracker(
+        "it is doing the other thing now",
+        slots={"clarifications": 1.0, "awaiting": "rephrase", "problem_text": "the thing does the stuff"},
+    )
     events, messages = run(ActionFindArticle(), t)
     assert handoff_of(messages)["reason"] == "no_article"
     assert slot(events, "handed_off") is True
@@ -110,14 +127,26 @@ def test_always_a_person_topic_asks_for_the_device_then_hands_over():
     events, messages = run(ActionFindArticle(), tracker("I dropped my phone into the bathtub"))
     assert slot(events, "article_id") == "liquid-damage" and slot(events, "awaiting") == "details"
     assert not any("handoff" in (m.get("custom") or {}) for m in messages)
-    t = tracker("It's a Pixel 7", intent="inform_device",
-                entities=[{"entity": "model", "value": "Pixel 7"}],
-                slots={"article_id": "liquid-damage", "awaiting": "details", "model": "Pixel 7", "brand": "Google",
-                       "device_category": "phone", "problem_text": "I dropped my phone into the bathtub"})
+    t = tracker(
+        "It's a Pixel 7",
+        intent="inform_device",
+        entities=[{"entity": "model", "value": "Pixel 7"}],
+        slots={
+            "article_id": "liquid-damage",
+            "awaiting": "details",
+            "model": "Pixel 7",
+            "brand": "Google",
+            "device_category": "phone",
+            "problem_text": "I dropped my phone into the bathtub",
+        },
+    )
     events, messages = run(ActionFindArticle(), t)
     packet = handoff_of(messages)
-    assert packet["reason"] == "human_topic" and packet["device"] == {"category": "phone", "brand": "Google",
-                                                                      "model": "Pixel 7"}
+    assert packet["reason"] == "human_topic" and packet["device"] == {
+        "category": "phone",
+        "brand": "Google",
+        "model": "Pixel 7",
+    }
 
 
 # -- action_step_feedback -----------------------------------------------------------------------------------
@@ -159,8 +188,9 @@ def test_yes_without_a_guide_asks_how_to_help():
 
 # -- action_handoff, action_fallback, action_rate --------------------------------------------------------------
 def test_request_for_a_person_hands_over_with_the_context():
-    events, messages = run(ActionHandoff(), tracker("I want to talk to a human", intent="request_human",
-                                                    slots={**GUIDE, "language": "de"}))
+    events, messages = run(
+        ActionHandoff(), tracker("I want to talk to a human", intent="request_human", slots={**GUIDE, "language": "de"})
+    )
     packet = handoff_of(messages)
     assert packet["reason"] == "customer_request" and packet["language"] == "de"
     assert packet["topic"] == "not_charging" and packet["conversation_id"] == "conv-1"
@@ -190,21 +220,35 @@ def test_fallback_after_an_understood_message_is_a_first_fallback():
 
 
 def test_rating_is_stored_and_thanked_for():
-    events, messages = run(ActionRate(), tracker("/rate", intent="rate", entities=[{"entity": "rating", "value": "4"}],
-                                                 slots={"awaiting": "rating", "language": "de"}))
+    events, messages = run(
+        ActionRate(),
+        tracker(
+            "/rate",
+            intent="rate",
+            entities=[{"entity": "rating", "value": "4"}],
+            slots={"awaiting": "rating", "language": "de"},
+        ),
+    )
     assert slot(events, "rating") == "4" and "Bewertung" in messages[0]["text"]
 
 
 def test_rating_outside_one_to_five_is_asked_again():
-    events, messages = run(ActionRate(), tracker("9 stars", intent="rate", entities=[{"entity": "rating", "value": "9"}]))
+    events, messages = run(
+        ActionRate(), tracker("9 stars", intent="rate", entities=[{"entity": "rating", "value": "9"}])
+    )
     assert slot(events, "rating") is None and len(messages[0]["buttons"]) == 5
 
 
 def test_picking_a_suggested_guide_starts_it():
-    t = tracker('/describe_problem{"article_choice": "phone-wifi"}',
-                entities=[{"entity": "article_choice", "value": "phone-wifi"}],
-                slots={"awaiting": "choice", "candidates": ["phone-wifi", "notebook-wifi-drops"],
-                       "problem_text": "internet weg"})
+    t = tracker(
+        '/describe_problem{"article_choice": "phone-wifi"}',
+        entities=[{"entity": "article_choice", "value": "phone-wifi"}],
+        slots={
+            "awaiting": "choice",
+            "candidates": ["phone-wifi", "notebook-wifi-drops"],
+            "problem_text": "internet weg",
+        },
+    )
     events, messages = run(ActionFindArticle(), t)
     assert slot(events, "article_id") == "phone-wifi" and messages[-1]["custom"]["step"] == 1
 
@@ -220,8 +264,15 @@ def test_guide_with_brand_specific_steps_asks_for_the_brand_first():
     events, messages = run(ActionFindArticle(), t)
     assert slot(events, "awaiting") == "brand" and slot(events, "candidates") == ["camera-transfer-photos"]
     assert '/inform_device{"brand": "Canon"}' in [b["payload"] for b in messages[-1]["buttons"]]
-    t = tracker("Canon", intent="inform_device", slots={"device_category": "camera", "brand": "Canon",
-                                                        "problem_text": "how do I get the photos from my camera "
-                                                                        "onto my computer", "awaiting": "brand"})
+    t = tracker(
+        "Canon",
+        intent="inform_device",
+        slots={
+            "device_category": "camera",
+            "brand": "Canon",
+            "problem_text": "how do I get the photos from my camera onto my computer",
+            "awaiting": "brand",
+        },
+    )
     events, messages = run(ActionFindArticle(), t)
     assert slot(events, "article_id") == "camera-transfer-photos" and messages[-1]["custom"]["step"] == 1

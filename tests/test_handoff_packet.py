@@ -10,18 +10,25 @@ from bot.handoff_packet import SCHEMA_FILE, Device, HandoffPacket, StepOutcome, 
 
 
 def _packet(**overrides) -> HandoffPacket:
-    values = dict(conversation_id="c-1", reason="steps_exhausted", priority="normal", language="de",
-                  device=Device(category="phone", brand="Samsung", model="Galaxy S21"), topic="not_charging",
-                  article_id="phone-not-charging",
-                  steps_tried=[StepOutcome(step=1, instruction="Use a wall socket.", outcome="failed")],
-                  summary="Mein Handy lädt nicht.")
+    values = dict(
+        conversation_id="c-1",
+        reason="steps_exhausted",
+        priority="normal",
+        language="de",
+        device=Device(category="phone", brand="Samsung", model="Galaxy S21"),
+        topic="not_charging",
+        article_id="phone-not-charging",
+        steps_tried=[StepOutcome(step=1, instruction="Use a wall socket.", outcome="failed")],
+        summary="Mein Handy lädt nicht.",
+    )
     values.update(overrides)
     return HandoffPacket(**values)
 
 
 def test_committed_schema_is_up_to_date():
-    assert json.loads(SCHEMA_FILE.read_text()) == json.loads(json.dumps(json_schema())), \
+    assert json.loads(SCHEMA_FILE.read_text()) == json.loads(json.dumps(json_schema())), (
         "run `python -m bot schema` and commit docs/handoff-packet.schema.json"
+    )
 
 
 def test_packet_payload_validates_against_the_committed_schema():

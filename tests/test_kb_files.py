@@ -8,12 +8,41 @@ from bot.kb.files import ArticleFileError, load_article, load_articles
 from tests.conftest import KB_DIR, write_article
 
 REQUIRED_TOPICS = {
-    "phone": {"not_charging", "battery_drain", "wont_turn_on", "touchscreen_frozen", "no_network_sim", "wifi",
-              "bluetooth", "storage_full", "overheating", "update_fails"},
-    "camera": {"wont_turn_on", "lens_error", "memory_card", "blurry_photos", "transfer_photos", "firmware_update",
-               "flash", "spots_on_photos", "battery_drain"},
-    "notebook": {"no_power", "battery_not_charging", "overheating_fan", "slow", "wifi_drops", "display",
-                 "keyboard_touchpad", "no_sound", "external_monitor", "crashes_bsod"},
+    "phone": {
+        "not_charging",
+        "battery_drain",
+        "wont_turn_on",
+        "touchscreen_frozen",
+        "no_network_sim",
+        "wifi",
+        "bluetooth",
+        "storage_full",
+        "overheating",
+        "update_fails",
+    },
+    "camera": {
+        "wont_turn_on",
+        "lens_error",
+        "memory_card",
+        "blurry_photos",
+        "transfer_photos",
+        "firmware_update",
+        "flash",
+        "spots_on_photos",
+        "battery_drain",
+    },
+    "notebook": {
+        "no_power",
+        "battery_not_charging",
+        "overheating_fan",
+        "slow",
+        "wifi_drops",
+        "display",
+        "keyboard_touchpad",
+        "no_sound",
+        "external_monitor",
+        "crashes_bsod",
+    },
 }
 
 

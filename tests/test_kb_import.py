@@ -61,4 +61,5 @@ def test_real_knowledge_base_is_loaded_in_both_languages(sessions):
         for article in articles:
             assert {t.language for t in article.texts} == {"en", "de"}
             assert len([s for s in article.steps if s.language == "en"]) == len(
-                [s for s in article.steps if s.language == "de"])
+                [s for s in article.steps if s.language == "de"]
+            )

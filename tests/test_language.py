@@ -5,14 +5,32 @@ import pytest
 from bot.language import detect_language, resolve_language
 
 
-@pytest.mark.parametrize("text", ["Mein Handy lädt nicht mehr", "ja, jetzt geht es", "hallo", "danke schön",
-                                  "Die Kamera zeigt Objektivfehler", "ich will mit einem Mitarbeiter sprechen"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mein Handy lädt nicht mehr",
+        "ja, jetzt geht es",
+        "hallo",
+        "danke schön",
+        "Die Kamera zeigt Objektivfehler",
+        "ich will mit einem Mitarbeiter sprechen",
+    ],
+)
 def test_german_messages(text):
     assert detect_language(text) == "de"
 
 
-@pytest.mark.parametrize("text", ["my phone won't charge", "no, still the same", "hello", "thanks a lot",
-                                  "The camera shows a lens error", "I want to talk to a human"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my phone won't charge",
+        "no, still the same",
+        "hello",
+        "thanks a lot",
+        "The camera shows a lens error",
+        "I want to talk to a human",
+    ],
+)
 def test_english_messages(text):
     assert detect_language(text) == "en"
 

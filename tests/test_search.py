@@ -15,15 +15,18 @@ def top(kb, text, **kw):
     return matches[0]
 
 
-@pytest.mark.parametrize(("text", "language", "expected"), [
-    ("Speicherkarte wird nicht erkannt", "de", "camera-memory-card"),
-    ("Objektivfehler, bitte Kamera neu starten", "de", "camera-lens-error"),
-    ("Handy lädt nicht", "de", "phone-not-charging"),
-    ("mein laptop ist extrem langsam geworden", "de", "notebook-slow"),
-    ("my phone isn't charging anymore", "en", "phone-not-charging"),
-    ("the photos are all blurry", "en", "camera-blurry-photos"),
-    ("bluetooth headphones won't pair with my phone", "en", "phone-bluetooth"),
-])
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        ("Speicherkarte wird nicht erkannt", "de", "camera-memory-card"),
+        ("Objektivfehler, bitte Kamera neu starten", "de", "camera-lens-error"),
+        ("Handy lädt nicht", "de", "phone-not-charging"),
+        ("mein laptop ist extrem langsam geworden", "de", "notebook-slow"),
+        ("my phone isn't charging anymore", "en", "phone-not-charging"),
+        ("the photos are all blurry", "en", "camera-blurry-photos"),
+        ("bluetooth headphones won't pair with my phone", "en", "phone-bluetooth"),
+    ],
+)
 def test_clear_descriptions_find_their_article(knowledge_base, text, language, expected):
     match = top(knowledge_base, text, language=language)
     assert match.article_id == expected and match.score >= MIN
@@ -38,8 +41,14 @@ def test_language_of_the_query_is_optional(knowledge_base):
     assert top(knowledge_base, "Akku bläht sich auf").article_id == "safety-battery-swollen"
 
 
-@pytest.mark.parametrize("text", ["what's the weather like in Berlin tomorrow", "Wie backe ich einen Apfelkuchen?",
-                                  "who won the football match yesterday"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "what's the weather like in Berlin tomorrow",
+        "Wie backe ich einen Apfelkuchen?",
+        "who won the football match yesterday",
+    ],
+)
 def test_unrelated_requests_match_nothing(knowledge_base, text):
     assert top(knowledge_base, text).score < MIN
 
@@ -76,8 +85,13 @@ def test_a_new_article_is_found_after_import_without_restart(tmp_path, empty_db_
     with sessions() as session:
         import_articles(session, tmp_path)
     assert [m.article_id for m in kb.search("phone beeps")] == ["phone-one"]
-    write_article(tmp_path, "camera-squeaks", category="camera", title={"en": "Camera squeaks", "de": "Kamera quietscht"},
-                  symptoms={"en": ["the camera makes a squeaking noise"], "de": ["die Kamera quietscht"]})
+    write_article(
+        tmp_path,
+        "camera-squeaks",
+        category="camera",
+        title={"en": "Camera squeaks", "de": "Kamera quietscht"},
+        symptoms={"en": ["the camera makes a squeaking noise"], "de": ["die Kamera quietscht"]},
+    )
     with sessions() as session:
         import_articles(session, tmp_path)
     assert kb.search("my camera squeaks loudly")[0].article_id == "camera-squeaks"

@@ -21,24 +21,33 @@ def match(id_, score, fused, category="phone"):
     return Match(id_, category, score, fused, 0.0, 0.0)
 
 
-INDEX = _Index(article("phone-a"), article("camera-a", "camera"), article("pin-android", exclude=["Apple"]),
-               article("pin-iphone", brands=["Apple"]), article("liquid", "any"))
+INDEX = _Index(
+    article("phone-a"),
+    article("camera-a", "camera"),
+    article("pin-android", exclude=["Apple"]),
+    article("pin-iphone", brands=["Apple"]),
+    article("liquid", "any"),
+)
 
 
 def test_clear_winner_is_started():
-    choice = choose_article([match("phone-a", 0.9, 0.8), match("camera-a", 0.1, 0.5, "camera")], INDEX, None, None, 0.45)
+    choice = choose_article(
+        [match("phone-a", 0.9, 0.8), match("camera-a", 0.1, 0.5, "camera")], INDEX, None, None, 0.45
+    )
     assert choice.kind == "article" and choice.article_id == "phone-a"
 
 
 def test_close_candidates_in_different_categories_ask_for_the_category():
-    choice = choose_article([match("phone-a", 0.6, 0.60), match("camera-a", 0.2, 0.58, "camera")], INDEX, None, None,
-                            0.45)
+    choice = choose_article(
+        [match("phone-a", 0.6, 0.60), match("camera-a", 0.2, 0.58, "camera")], INDEX, None, None, 0.45
+    )
     assert choice.kind == "ask_category" and set(choice.options) == {"phone", "camera"}
 
 
 def test_known_category_is_not_asked_again():
-    choice = choose_article([match("phone-a", 0.6, 0.60), match("camera-a", 0.2, 0.58, "camera")], INDEX, "phone",
-                            None, 0.45)
+    choice = choose_article(
+        [match("phone-a", 0.6, 0.60), match("camera-a", 0.2, 0.58, "camera")], INDEX, "phone", None, 0.45
+    )
     assert choice.kind == "article"
 
 

@@ -25,13 +25,25 @@ from rich.console import Console
 from bot import runtime
 from bot.db import make_engine, make_session_factory, migrate
 from bot.kb.importer import import_articles
-from bot.settings import PROJECT_DIR, Settings, get_settings
+from bot.settings import PROJECT_DIR, get_settings
 
 CONVERSATIONS = [
-    ["Hallo", "Mein Handy lädt nicht mehr richtig", "/deny", "nein, immer noch nicht", "ja, jetzt geht es",
-     '/rate{"rating": "5"}'],
-    ["hi there", "my camera says the memory card is locked", "no, still the same", "/deny", "yes that fixed it",
-     '/rate{"rating": "4"}'],
+    [
+        "Hallo",
+        "Mein Handy lädt nicht mehr richtig",
+        "/deny",
+        "nein, immer noch nicht",
+        "ja, jetzt geht es",
+        '/rate{"rating": "5"}',
+    ],
+    [
+        "hi there",
+        "my camera says the memory card is locked",
+        "no, still the same",
+        "/deny",
+        "yes that fixed it",
+        '/rate{"rating": "4"}',
+    ],
     ["Guten Tag", "Mein Laptop wird sehr heiß und der Lüfter ist laut", "/deny", "/affirm", "danke", "tschüss"],
     ["hello", "wifi on my laptop keeps dropping out", "didn't help", "/deny", "/affirm", '/rate{"rating": "5"}'],
 ]
@@ -72,9 +84,12 @@ async def _load(url: str, concurrency: int, conversations: int) -> dict:
         elapsed = time.perf_counter() - started
     ordered = sorted(latencies)
     return {
-        "concurrency": concurrency, "messages": len(latencies), "seconds": elapsed,
+        "concurrency": concurrency,
+        "messages": len(latencies),
+        "seconds": elapsed,
         "msg_per_s": len(latencies) / elapsed,
-        "p50_ms": statistics.median(ordered) * 1000, "p95_ms": ordered[int(0.95 * (len(ordered) - 1))] * 1000,
+        "p50_ms": statistics.median(ordered) * 1000,
+        "p95_ms": ordered[int(0.95 * (len(ordered) - 1))] * 1000,
     }
 
 
@@ -84,9 +99,11 @@ def _train_seconds(console: Console) -> float:
     try:
         started = time.perf_counter()
         subprocess.run(
-            [str(runtime.rasa_executable()), "train", "--config", "config.yml", "--domain", "domain.yml",
-             "--data", "data/nlu", "data/rules", "--out", str(out), "--force", "--quiet"],
-            cwd=PROJECT_DIR, env=runtime.rasa_env(), check=True, capture_output=True,
+            runtime.train_command(out, "--force", "--quiet"),
+            cwd=PROJECT_DIR,
+            env=runtime.rasa_env(),
+            check=True,
+            capture_output=True,
         )
         return time.perf_counter() - started
     finally:
@@ -98,9 +115,7 @@ def run(output: Path, console: Console | None = None, train: bool = True) -> dic
     console = console or Console()
     base = get_settings()
     work = Path(tempfile.mkdtemp(prefix="bench-"))
-    settings = Settings(database_url=f"sqlite:///{work / 'app.db'}", tracker_store_url=f"sqlite:///{work / 'tracker.db'}",
-                        rasa_port=16005, action_port=16055, rasa_token=uuid.uuid4().hex,
-                        search_min_score=base.search_min_score)
+    settings = runtime.isolated_settings(work, 16005, 16055, search_min_score=base.search_min_score)
     model = runtime.model_path(settings)
     results: dict = {}
     if train:
@@ -124,7 +139,9 @@ def run(output: Path, console: Console | None = None, train: bool = True) -> dic
         console.print(f"  20 conversations: {results['concurrent']}")
         results["rasa_peak_mb"] = _peak_rss_mb(rasa.pid)
         results["actions_peak_mb"] = _peak_rss_mb(actions.pid)
-        console.print(f"  peak memory: Rasa {results['rasa_peak_mb']:.0f} MB, actions {results['actions_peak_mb']:.0f} MB")
+        console.print(
+            f"  peak memory: Rasa {results['rasa_peak_mb']:.0f} MB, actions {results['actions_peak_mb']:.0f} MB"
+        )
     finally:
         runtime.stop(rasa, actions)
         shutil.rmtree(work, ignore_errors=True)
@@ -146,38 +163,39 @@ def _cpu() -> str:
 def _write(output: Path, r: dict) -> None:
     s, c = r["single"], r["concurrent"]
     row = "| {label} | {msg_per_s:.1f} | {p50_ms:.0f} ms | {p95_ms:.0f} ms | {messages} |"
-    section = "\n".join([
-        "## First-level bot: Rasa REST channel (issue 2)",
-        "",
-        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores ({_cpu()}), "
-        f"with `make bench` (= `.venv/bin/python -m bot bench`).",
-        "Each conversation: greeting, problem description (NLU + knowledge-base search in the action server),",
-        "two or three step answers (free text and button payloads), rating; German and English mixed.",
-        "Latency is per message, client-side, through Rasa's REST channel (SQLite tracker store).",
-        "",
-        "| load | msg/s | p50 | p95 | messages |",
-        "|---|---|---|---|---|",
-        row.format(label="1 conversation at a time", **s),
-        row.format(label="20 concurrent conversations", **c),
-        "",
-        "| figure | this bot | target | stock `rasa init` bot |",
-        "|---|---|---|---|",
-        f"| full training | {r.get('train_s', float('nan')):.0f} s | <= 180 s | 98 s |",
-        f"| model load (process start to serving) | {r['load_s']:.1f} s | <= 30 s | - |",
-        f"| single-stream p50 | {s['p50_ms']:.0f} ms | <= 40 ms | 59 ms |",
-        f"| 20 concurrent: throughput | {c['msg_per_s']:.1f} msg/s | >= 30 msg/s | 14 msg/s |",
-        f"| 20 concurrent: p95 | {c['p95_ms']:.0f} ms | <= 400 ms | 1.8 s |",
-        f"| Rasa server peak memory (VmHWM) | {r['rasa_peak_mb']:.0f} MB | - | 1.2 GB |",
-        f"| action server peak memory | {r['actions_peak_mb']:.0f} MB | - | - |",
-        "",
-    ])
+    section = "\n".join(
+        [
+            "## First-level bot: Rasa REST channel (issue 2)",
+            "",
+            f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores ({_cpu()}), "
+            f"with `make bench` (= `.venv/bin/python -m bot bench`).",
+            "Each conversation: greeting, problem description (NLU + knowledge-base search in the action server),",
+            "two or three step answers (free text and button payloads), rating; German and English mixed.",
+            "Latency is per message, client-side, through Rasa's REST channel (SQLite tracker store).",
+            "",
+            "| load | msg/s | p50 | p95 | messages |",
+            "|---|---|---|---|---|",
+            row.format(label="1 conversation at a time", **s),
+            row.format(label="20 concurrent conversations", **c),
+            "",
+            "| figure | this bot | target | stock `rasa init` bot |",
+            "|---|---|---|---|",
+            f"| full training | {r.get('train_s', float('nan')):.0f} s | <= 180 s | 98 s |",
+            f"| model load (process start to serving) | {r['load_s']:.1f} s | <= 30 s | - |",
+            f"| single-stream p50 | {s['p50_ms']:.0f} ms | <= 40 ms | 59 ms |",
+            f"| 20 concurrent: throughput | {c['msg_per_s']:.1f} msg/s | >= 30 msg/s | 14 msg/s |",
+            f"| 20 concurrent: p95 | {c['p95_ms']:.0f} ms | <= 400 ms | 1.8 s |",
+            f"| Rasa server peak memory (VmHWM) | {r['rasa_peak_mb']:.0f} MB | - | 1.2 GB |",
+            f"| action server peak memory | {r['actions_peak_mb']:.0f} MB | - | - |",
+            "",
+        ]
+    )
     marker = "## First-level bot: Rasa REST channel (issue 2)"
     existing = output.read_text() if output.exists() else "# Benchmarks\n\n"
     if marker in existing:
         head, _, rest = existing.partition(marker)
-        tail = rest[rest.find("\n## "):] if "\n## " in rest else ""
+        tail = rest[rest.find("\n## ") :] if "\n## " in rest else ""
         existing = head.rstrip() + "\n\n"
         output.write_text(existing + section + tail)
     else:
         output.write_text(existing.rstrip() + "\n\n" + section)
-

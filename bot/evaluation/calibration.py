@@ -51,8 +51,11 @@ def _fold_index(full: SearchIndex, fold: int, weights: Weights) -> tuple[SearchI
                 held_out.append((language, text, a.id))
             else:
                 keep.append(row)
-        articles.append(IndexedArticle(a.id, a.category, a.brands, a.exclude_brands,
-                                       tuple(a.aligned[r] for r in keep), a.vectors[keep]))
+        articles.append(
+            IndexedArticle(
+                a.id, a.category, a.brands, a.exclude_brands, tuple(a.aligned[r] for r in keep), a.vectors[keep]
+            )
+        )
     index = SearchIndex(articles, embedder=full.embed, calibration=Calibration(), weights=weights)
     return index, held_out
 
@@ -107,8 +110,10 @@ def fit_and_save(console: Console | None = None, path: Path = CALIBRATION_FILE) 
     with make_session_factory(make_engine(settings.database_url))() as session:
         full = SearchIndex.from_session(session, calibration=Calibration(), weights=Weights())
     negatives = out_of_scope_examples()
-    console.print(f"{sum(len(a.aligned) for a in full.articles)} phrasings in {len(full.articles)} articles, "
-                  f"{len(negatives)} out-of-scope examples")
+    console.print(
+        f"{sum(len(a.aligned) for a in full.articles)} phrasings in {len(full.articles)} articles, "
+        f"{len(negatives)} out-of-scope examples"
+    )
     best = None
     for lexical, floor, boost in itertools.product((0.1, 0.2, 0.35, 0.5), (0.75, 0.80, 0.84), (0.0, 0.05, 0.1)):
         weights = Weights(lexical=lexical, floor=floor, category_boost=boost)

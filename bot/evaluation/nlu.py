@@ -49,9 +49,21 @@ def run(files: list[Path], console: Console | None = None) -> bool:
     for file in files:
         out = VAR_DIR / "results" / f"nlu-{file.stem}"
         subprocess.run(
-            [str(runtime.rasa_executable()), "test", "nlu", "--nlu", str(file), "--model", str(model),
-             "--out", str(out)],
-            cwd=PROJECT_DIR, env=runtime.rasa_env(), check=True, capture_output=True,
+            [
+                str(runtime.rasa_executable()),
+                "test",
+                "nlu",
+                "--nlu",
+                str(file),
+                "--model",
+                str(model),
+                "--out",
+                str(out),
+            ],
+            cwd=PROJECT_DIR,
+            env=runtime.rasa_env(),
+            check=True,
+            capture_output=True,
         )
         intents = json.loads((out / "intent_report.json").read_text())
         entities_file = out / "DIETClassifier_report.json"
@@ -59,14 +71,23 @@ def run(files: list[Path], console: Console | None = None) -> bool:
         intent_score = intents["weighted avg"]["f1-score"]
         entity_score, entity_count = entity_f1(entities)
         ok &= intent_score >= INTENT_TARGET and entity_score >= ENTITY_TARGET
-        table.add_row(file.name, str(intents["weighted avg"]["support"]), f"{intent_score:.3f}",
-                      f"{entity_score:.3f}", str(entity_count))
+        table.add_row(
+            file.name,
+            str(intents["weighted avg"]["support"]),
+            f"{intent_score:.3f}",
+            f"{entity_score:.3f}",
+            str(entity_count),
+        )
         errors = out / "intent_errors.json"
         if errors.exists():
             for e in json.loads(errors.read_text())[:40]:
-                console.print(f"[dim]  {file.stem}: {e['text']!r} expected {e['intent']}, "
-                              f"got {e['intent_prediction']['name']} ({e['intent_prediction']['confidence']:.2f})[/]")
+                console.print(
+                    f"[dim]  {file.stem}: {e['text']!r} expected {e['intent']}, "
+                    f"got {e['intent_prediction']['name']} ({e['intent_prediction']['confidence']:.2f})[/]"
+                )
     console.print(table)
-    console.print(f"targets: intent F1 >= {INTENT_TARGET}, entity F1 >= {ENTITY_TARGET}: "
-                  f"{'[green]met' if ok else '[red]not met'}[/]")
+    console.print(
+        f"targets: intent F1 >= {INTENT_TARGET}, entity F1 >= {ENTITY_TARGET}: "
+        f"{'[green]met' if ok else '[red]not met'}[/]"
+    )
     return ok

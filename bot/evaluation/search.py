@@ -25,8 +25,9 @@ def load_queries(path: Path) -> list[dict]:
     return yaml.safe_load(path.read_text(encoding="utf-8"))["queries"]
 
 
-def evaluate(index: SearchIndex, queries: list[dict], min_score: float, suggest_score: float,
-             mode: str = "fusion") -> dict:
+def evaluate(
+    index: SearchIndex, queries: list[dict], min_score: float, suggest_score: float, mode: str = "fusion"
+) -> dict:
     """Per language: recall@1 and @3 over in-scope queries; how often the right article is started at once
     (top-1 right and score >= min_score); and, over out-of-scope queries, how often the search reports no
     match (top score < suggest_score, so the bot offers nothing)."""
@@ -67,8 +68,11 @@ def _table(title: str, result: dict) -> Table:
         s = result[lang]
         n, oos = s.get("n", 0), s.get("oos", 0)
         table.add_row(
-            lang, f"{int(n)} + {int(oos)} oos", f"{s.get('r1', 0) / n:.3f}" if n else "-",
-            f"{s.get('r3', 0) / n:.3f}" if n else "-", f"{s.get('started', 0) / n:.3f}" if n else "-",
+            lang,
+            f"{int(n)} + {int(oos)} oos",
+            f"{s.get('r1', 0) / n:.3f}" if n else "-",
+            f"{s.get('r3', 0) / n:.3f}" if n else "-",
+            f"{s.get('started', 0) / n:.3f}" if n else "-",
             f"{s.get('oos_rejected', 0) / oos:.3f}" if oos else "-",
         )
     return table
@@ -86,8 +90,10 @@ def run(path: Path, compare: bool = False, console: Console | None = None) -> di
     for mode in modes:
         result = evaluate(index, queries, settings.search_min_score, settings.search_suggest_score, mode=mode)
         results[mode] = result
-        title = (f"{mode}: start at >= {settings.search_min_score}, no match below {settings.search_suggest_score}; "
-                 f"p50 {result['_latency_ms_p50']:.1f} ms/query")
+        title = (
+            f"{mode}: start at >= {settings.search_min_score}, no match below {settings.search_suggest_score}; "
+            f"p50 {result['_latency_ms_p50']:.1f} ms/query"
+        )
         console.print(_table(title, result))
     if compare:
         results["use"] = _evaluate_use(index, queries, settings.search_min_score, console)

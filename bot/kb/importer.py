@@ -29,9 +29,7 @@ class ImportReport:
     revision: int = 0
 
 
-def import_articles(
-    session: Session, kb_dir: Path, progress: Callable[[str], None] | None = None
-) -> ImportReport:
+def import_articles(session: Session, kb_dir: Path, progress: Callable[[str], None] | None = None) -> ImportReport:
     """Bring the database in line with the files under `kb_dir` (raises ArticleFileError, changing nothing)."""
     loaded = load_articles(kb_dir)
     report = ImportReport()
@@ -70,9 +68,16 @@ def current_revision(session: Session) -> int:
 def _to_row(item: LoadedArticle) -> Article:
     a = item.article
     row = Article(
-        id=a.id, category=a.category, topic=a.topic, handoff=a.handoff, priority=a.priority,
-        brands=a.applies_to.brands, exclude_brands=a.applies_to.exclude_brands,
-        source_path=str(item.path), content_hash=item.content_hash, updated_at=datetime.now(UTC),
+        id=a.id,
+        category=a.category,
+        topic=a.topic,
+        handoff=a.handoff,
+        priority=a.priority,
+        brands=a.applies_to.brands,
+        exclude_brands=a.applies_to.exclude_brands,
+        source_path=str(item.path),
+        content_hash=item.content_hash,
+        updated_at=datetime.now(UTC),
     )
     phrases: list[tuple[str, str, str]] = []
     for lang in LANGUAGES:

@@ -30,7 +30,9 @@ class Article(Base):
         back_populates="article", cascade="all, delete-orphan", lazy="selectin"
     )
     steps: Mapped[list[Step]] = relationship(
-        back_populates="article", cascade="all, delete-orphan", lazy="selectin",
+        back_populates="article",
+        cascade="all, delete-orphan",
+        lazy="selectin",
         order_by="(Step.position, Step.language)",
     )
     phrases: Mapped[list[Phrase]] = relationship(

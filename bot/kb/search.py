@@ -152,15 +152,13 @@ class SearchIndex:
         self.analyzers = {lang: Analyzer(lang) for lang in LANGUAGES}
         for lang, analyzer in self.analyzers.items():
             analyzer.learn(p for a in articles for p in a.phrases.get(lang, ()))
-        self.bm25 = {
-            lang: _Bm25([self._document(a, lang) for a in articles]) for lang in LANGUAGES
-        }
-        self._owners = np.concatenate(
-            [np.full(len(a.vectors), i) for i, a in enumerate(articles)]
-        ) if articles else np.zeros(0, dtype=int)
-        self._matrix = (
-            np.vstack([a.vectors for a in articles]) if articles else np.zeros((0, embeddings.DIMENSIONS))
+        self.bm25 = {lang: _Bm25([self._document(a, lang) for a in articles]) for lang in LANGUAGES}
+        self._owners = (
+            np.concatenate([np.full(len(a.vectors), i) for i, a in enumerate(articles)])
+            if articles
+            else np.zeros(0, dtype=int)
         )
+        self._matrix = np.vstack([a.vectors for a in articles]) if articles else np.zeros((0, embeddings.DIMENSIONS))
 
     def _document(self, article: IndexedArticle, language: str) -> list[str]:
         phrases = article.phrases.get(language, ())
@@ -181,7 +179,9 @@ class SearchIndex:
                 vectors = list(embeddings.embed([p.text for p in ordered]))
             articles.append(
                 IndexedArticle(
-                    id=row.id, category=row.category, brands=tuple(row.brands),
+                    id=row.id,
+                    category=row.category,
+                    brands=tuple(row.brands),
                     exclude_brands=tuple(row.exclude_brands),
                     aligned=tuple((p.language, p.text) for p in ordered),
                     vectors=np.vstack(vectors) if vectors else np.zeros((0, embeddings.DIMENSIONS)),
@@ -243,7 +243,8 @@ class SearchIndex:
             boost = np.array([a.category in (hinted, "any") for a in self.articles], dtype=float)
             fused = fused + self.weights.category_boost * boost
         allowed = [
-            i for i, a in enumerate(self.articles)
+            i
+            for i, a in enumerate(self.articles)
             if (not category or a.category in (category, "any")) and a.applies_to(brand)
         ]
         ranked = sorted(allowed, key=lambda i: -fused[i])
@@ -256,9 +257,11 @@ class SearchIndex:
             own_margin = margin if rank == 0 else fused[i] - top
             matches.append(
                 Match(
-                    article_id=self.articles[i].id, category=self.articles[i].category,
+                    article_id=self.articles[i].id,
+                    category=self.articles[i].category,
                     score=round(self.calibration.probability(float(fused[i]), float(own_margin)), 4),
-                    fused=round(float(fused[i]), 4), lexical=round(float(lexical[i]), 3),
+                    fused=round(float(fused[i]), 4),
+                    lexical=round(float(lexical[i]), 3),
                     semantic=round(float(semantic[i]), 4),
                 )
             )

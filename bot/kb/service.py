@@ -71,8 +71,14 @@ class KnowledgeBase:
                 self._index = SearchIndex.from_session(session)
             return self._index
 
-    def search(self, text: str, language: str | None = None, category: str | None = None,
-               brand: str | None = None, limit: int = 3) -> list[Match]:
+    def search(
+        self,
+        text: str,
+        language: str | None = None,
+        category: str | None = None,
+        brand: str | None = None,
+        limit: int = 3,
+    ) -> list[Match]:
         """Ranked articles for a problem description (see SearchIndex.search)."""
         return self.index().search(text, language=language, category=category, brand=brand, limit=limit)
 
@@ -91,7 +97,14 @@ def _view(session: Session, article_id: str, language: str) -> ArticleView | Non
         StepView(s.position, s.instruction, s.check, tuple(s.brands)) for s in row.steps if s.language == text.language
     )
     return ArticleView(
-        id=row.id, category=row.category, topic=row.topic, handoff=row.handoff, priority=row.priority,
-        brands=tuple(row.brands), exclude_brands=tuple(row.exclude_brands), title=text.title,
-        safety=text.safety, steps=steps,
+        id=row.id,
+        category=row.category,
+        topic=row.topic,
+        handoff=row.handoff,
+        priority=row.priority,
+        brands=tuple(row.brands),
+        exclude_brands=tuple(row.exclude_brands),
+        title=text.title,
+        safety=text.safety,
+        steps=steps,
     )

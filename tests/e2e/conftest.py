@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -31,24 +30,27 @@ class Servers:
         return response.json()
 
     def tracker(self, sender: str) -> dict:
-        response = httpx.get(f"{self.settings.rasa_url}/conversations/{sender}/tracker",
-                             params={"token": self.settings.rasa_token}, timeout=10)
+        response = httpx.get(
+            f"{self.settings.rasa_url}/conversations/{sender}/tracker",
+            params={"token": self.settings.rasa_token},
+            timeout=10,
+        )
         response.raise_for_status()
         return response.json()
 
     def restart_rasa(self) -> float:
         """Stop and start the Rasa server (same tracker store); returns the seconds until it serves again."""
         runtime.stop(self.rasa)
-        self.rasa = runtime.start_rasa_server(self.settings, runtime.model_path(self.settings),
-                                              self.log_dir / "rasa.log")
+        self.rasa = runtime.start_rasa_server(
+            self.settings, runtime.model_path(self.settings), self.log_dir / "rasa.log"
+        )
         return runtime.wait_until_up(runtime.rasa_ready_url(self.settings), 180, self.rasa)
 
 
 @pytest.fixture(scope="session")
 def servers(tmp_path_factory) -> Iterator[Servers]:
     work = tmp_path_factory.mktemp("e2e")
-    settings = Settings(database_url=f"sqlite:///{work / 'app.db'}", tracker_store_url=f"sqlite:///{work / 'tracker.db'}",
-                        rasa_port=15005, action_port=15055, rasa_token=uuid.uuid4().hex)
+    settings = runtime.isolated_settings(work, rasa_port=15005, action_port=15055)
     model = runtime.model_path(settings)
     if not model.exists():
         pytest.fail(f"no trained model {model.name}: run `python -m bot train` (the test command does)")

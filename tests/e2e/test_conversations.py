@@ -121,11 +121,26 @@ def test_rasa_api_requires_the_token(servers):
 def test_rasa_test_stories_pass_in_both_languages(servers, tmp_path):
     """`rasa test` on the bilingual test stories against the trained model; any prediction error fails."""
     result = subprocess.run(
-        [str(runtime.rasa_executable()), "test", "core", "--stories", "tests/stories",
-         "--model", str(runtime.model_path(servers.settings)), "--endpoints", str(runtime.write_endpoints(servers.settings)),
-         "--fail-on-prediction-errors", "--out", str(tmp_path / "results")],
-        cwd=PROJECT_DIR, env=runtime.rasa_env(), capture_output=True, text=True, timeout=900,
+        [
+            str(runtime.rasa_executable()),
+            "test",
+            "core",
+            "--stories",
+            "tests/stories",
+            "--model",
+            str(runtime.model_path(servers.settings)),
+            "--endpoints",
+            str(runtime.write_endpoints(servers.settings)),
+            "--fail-on-prediction-errors",
+            "--out",
+            str(tmp_path / "results"),
+        ],
+        cwd=PROJECT_DIR,
+        env=runtime.rasa_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
-    failed = (tmp_path / "results" / "failed_test_stories.yml")
+    failed = tmp_path / "results" / "failed_test_stories.yml"
     detail = failed.read_text() if failed.exists() else ""
     assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}\n{detail}"
