@@ -199,6 +199,8 @@ def start_action_server(settings: Settings, log_file: Path | None = None) -> sub
 def start_rasa_server(settings: Settings, model: Path, log_file: Path | None = None) -> subprocess.Popen:
     """The Rasa server on localhost with its HTTP API enabled and protected by the token."""
     endpoints = write_endpoints(settings)
+    env = rasa_env()
+    env["SANIC_WORKERS"] = str(settings.rasa_workers if settings.redis_url else 1)
     out = open(log_file, "ab") if log_file else None  # noqa: SIM115 - handed to the child process
     return subprocess.Popen(
         [
@@ -222,7 +224,7 @@ def start_rasa_server(settings: Settings, model: Path, log_file: Path | None = N
             "--quiet",
         ],
         cwd=PROJECT_DIR,
-        env=rasa_env(),
+        env=env,
         stdout=out,
         stderr=subprocess.STDOUT if out else None,
     )

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     action_port: int = 5055
     rasa_token: str = Field(default="", description="Token for Rasa's HTTP API; generated into var/ when empty.")
     redis_url: str = Field(default="", description="Rasa lock store; in-memory when empty (single instance).")
+    rasa_workers: int = Field(
+        default=1, ge=1, description="Rasa server worker processes; more than one needs REDIS_URL (shared locks)."
+    )
     kb_dir: Path = PROJECT_DIR / "data" / "kb"
     messages_file: Path = PROJECT_DIR / "data" / "messages.yml"
     models_dir: Path = PROJECT_DIR / "models"

@@ -53,7 +53,7 @@ def _fold_index(full: SearchIndex, fold: int, weights: Weights) -> tuple[SearchI
                 keep.append(row)
         articles.append(
             IndexedArticle(
-                a.id, a.category, a.brands, a.exclude_brands, tuple(a.aligned[r] for r in keep), a.vectors[keep]
+                a.id, a.category, a.brands, a.exclude_brands, tuple(a.aligned[r] for r in keep), a.vectors[keep], a.steps
             )
         )
     index = SearchIndex(articles, embedder=full.embed, calibration=Calibration(), weights=weights)
@@ -115,11 +115,13 @@ def fit_and_save(console: Console | None = None, path: Path = CALIBRATION_FILE) 
         f"{len(negatives)} out-of-scope examples"
     )
     best = None
-    for lexical, floor, boost in itertools.product((0.1, 0.2, 0.35, 0.5), (0.75, 0.80, 0.84), (0.0, 0.05, 0.1)):
-        weights = Weights(lexical=lexical, floor=floor, category_boost=boost)
+    grid = itertools.product((0.2, 0.35, 0.5), (0.80, 0.84), (0.0, 0.05), (0.0, 0.3), (0.0, 0.3))
+    for lexical, floor, boost, steps, second in grid:
+        weights = Weights(lexical=lexical, floor=floor, category_boost=boost, steps=steps, second=second)
         x, y = collect(full, weights, [])
         accuracy = float(y.mean())
-        console.print(f"  lexical={lexical:<5} floor={floor:<5} boost={boost:<5} cross-validated top-1 {accuracy:.3f}")
+        console.print(f"  lexical={lexical:<5} floor={floor:<5} boost={boost:<5} steps={steps:<4} second={second:<4} "
+                      f"cross-validated top-1 {accuracy:.3f}")
         if best is None or accuracy > best[0]:
             best = (accuracy, weights)
     _, weights = best

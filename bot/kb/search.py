@@ -38,6 +38,7 @@ class IndexedArticle:
     exclude_brands: tuple[str, ...]
     aligned: tuple[tuple[str, str], ...]  # (language, phrase) per row of `vectors`; titles first per language
     vectors: np.ndarray = field(repr=False)  # one embedding per phrase, both languages
+    steps: dict[str, tuple[str, ...]] = field(default_factory=dict)  # language -> step instructions
 
     @property
     def phrases(self) -> dict[str, tuple[str, ...]]:
@@ -98,6 +99,8 @@ class Weights:
     saturation: float = 4.0  # BM25 score at which the lexical part reaches one half
     floor: float = 0.72  # e5 cosine similarity treated as "unrelated" (maps to 0)
     category_boost: float = 0.0  # added for articles of the category the text itself names (soft hint)
+    steps: float = 0.0  # weight of BM25 over the step instructions (added to BM25 over title and symptoms)
+    second: float = 0.0  # share of the second-best phrase similarity in an article's semantic score
 
     @classmethod
     def load(cls, path: Path = CALIBRATION_FILE) -> Weights:
@@ -153,6 +156,11 @@ class SearchIndex:
         for lang, analyzer in self.analyzers.items():
             analyzer.learn(p for a in articles for p in a.phrases.get(lang, ()))
         self.bm25 = {lang: _Bm25([self._document(a, lang) for a in articles]) for lang in LANGUAGES}
+        self.bm25_steps = {
+            lang: _Bm25([[t for step in a.steps.get(lang, ()) for t in self.analyzers[lang].analyze(step)]
+                         for a in articles])
+            for lang in LANGUAGES
+        }
         self._owners = (
             np.concatenate([np.full(len(a.vectors), i) for i, a in enumerate(articles)])
             if articles
@@ -185,6 +193,9 @@ class SearchIndex:
                     exclude_brands=tuple(row.exclude_brands),
                     aligned=tuple((p.language, p.text) for p in ordered),
                     vectors=np.vstack(vectors) if vectors else np.zeros((0, embeddings.DIMENSIONS)),
+                    steps={
+                        lang: tuple(s.instruction for s in row.steps if s.language == lang) for lang in LANGUAGES
+                    },
                 )
             )
         return cls(articles, revision=current_revision(session), **kwargs)
@@ -197,7 +208,10 @@ class SearchIndex:
         for lang in languages:
             analyzer = self.analyzers[lang]
             query = analyzer.correct(analyzer.analyze(text))
-            best = np.maximum(best, self.bm25[lang].scores(query))
+            scores = self.bm25[lang].scores(query)
+            if self.weights.steps:
+                scores = scores + self.weights.steps * self.bm25_steps[lang].scores(query)
+            best = np.maximum(best, scores)
         return best
 
     def semantic_scores(self, text: str) -> np.ndarray:
@@ -208,7 +222,14 @@ class SearchIndex:
         sims = self._matrix @ query
         best = np.full(len(self.articles), -1.0)
         np.maximum.at(best, self._owners, sims)
-        return best
+        if self.weights.second <= 0:
+            return best
+        # blend in the second-best phrase: an article whose several phrasings fit beats one lucky phrase
+        masked = np.where(sims >= best[self._owners], -1.0, sims)
+        second = np.full(len(self.articles), -1.0)
+        np.maximum.at(second, self._owners, masked)
+        second = np.where(second < 0, best, second)
+        return (1 - self.weights.second) * best + self.weights.second * second
 
     def fuse(self, lexical: np.ndarray, semantic: np.ndarray) -> np.ndarray:
         """One ranking score per article from saturated BM25 and rescaled similarity."""
