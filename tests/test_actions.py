@@ -103,12 +103,12 @@ def test_device_answer_reruns_the_search_with_the_category():
 
 
 def test_unknown_problem_asks_to_rephrase_once_then_hands_over():
-    events, messages = run(ActionFindArticle(), tracker("the thing does the stuff with the whatsit"))
+    events, messages = run(ActionFindArticle(), tracker("flibber jabber wobble"))
     assert slot(events, "awaiting") == "rephrase" and slot(events, "clarifications") == 1
     assert "other words" in messages[-1]["text"]
     t = tracker(
         "it is doing the other thing now",
-        slots={"clarifications": 1.0, "awaiting": "rephrase", "problem_text": "the thing does the stuff"},
+        slots={"clarifications": 1.0, "awaiting": "rephrase", "problem_text": "flibber jabber wobble"},
     )
     events, messages = run(ActionFindArticle(), t)
     assert handoff_of(messages)["reason"] == "no_article"

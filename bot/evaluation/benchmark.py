@@ -128,8 +128,14 @@ def run(output: Path, console: Console | None = None, train: bool = True) -> dic
     console = console or Console()
     base = get_settings()
     work = Path(tempfile.mkdtemp(prefix="bench-"))
-    settings = runtime.isolated_settings(work, 16005, 16055, search_min_score=base.search_min_score,
-                                         redis_url=base.redis_url, rasa_workers=base.rasa_workers)
+    settings = runtime.isolated_settings(
+        work,
+        16005,
+        16055,
+        search_min_score=base.search_min_score,
+        redis_url=base.redis_url,
+        rasa_workers=base.rasa_workers,
+    )
     model = runtime.model_path(settings)
     prefix = f"REDIS_URL={base.redis_url} RASA_WORKERS={base.rasa_workers} " if base.redis_url else ""
     results: dict = {"command": f"{prefix}.venv/bin/python -m bot bench{'' if train else ' --no-train'}"}
@@ -189,14 +195,14 @@ def _write(output: Path, r: dict) -> None:
             "Each conversation: greeting, problem description (NLU + knowledge-base search in the action server),",
             "two or three step answers (free text and button payloads), rating; German and English mixed.",
             "Latency is per message, client-side, through Rasa's REST channel (SQLite tracker store).",
-        "Back to back: each conversation sends its next message the moment the reply arrives (a stress test; with",
-        "20 such clients latency is 20 / throughput). Paced: the 20 conversations together offer 30 msg/s.",
+            "Back to back: each conversation sends its next message the moment the reply arrives (a stress test; with",
+            "20 such clients latency is 20 / throughput). Paced: the 20 conversations together offer 30 msg/s.",
             "",
             "| load | msg/s | p50 | p95 | messages |",
             "|---|---|---|---|---|",
             row.format(label="1 conversation at a time", **s),
             row.format(label="20 concurrent conversations, back to back (closed loop)", **c),
-        row.format(label="20 concurrent conversations offering 30 msg/s together", **r["paced"]),
+            row.format(label="20 concurrent conversations offering 30 msg/s together", **r["paced"]),
             "",
             "| figure | this bot | target | stock `rasa init` bot |",
             "|---|---|---|---|",
@@ -205,7 +211,7 @@ def _write(output: Path, r: dict) -> None:
             f"| single-stream p50 | {s['p50_ms']:.0f} ms | <= 40 ms | 59 ms |",
             f"| 20 concurrent: throughput | {c['msg_per_s']:.1f} msg/s | >= 30 msg/s | 14 msg/s |",
             f"| 20 concurrent, back to back: p95 | {c['p95_ms']:.0f} ms | <= 400 ms | 1.8 s |",
-        f"| 20 concurrent offering 30 msg/s: p95 | {r['paced']['p95_ms']:.0f} ms | <= 400 ms | - |",
+            f"| 20 concurrent offering 30 msg/s: p95 | {r['paced']['p95_ms']:.0f} ms | <= 400 ms | - |",
             f"| Rasa server peak memory (VmHWM) | {r['rasa_peak_mb']:.0f} MB | - | 1.2 GB |",
             f"| action server peak memory | {r['actions_peak_mb']:.0f} MB | - | - |",
             "",

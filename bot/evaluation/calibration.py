@@ -53,7 +53,13 @@ def _fold_index(full: SearchIndex, fold: int, weights: Weights) -> tuple[SearchI
                 keep.append(row)
         articles.append(
             IndexedArticle(
-                a.id, a.category, a.brands, a.exclude_brands, tuple(a.aligned[r] for r in keep), a.vectors[keep], a.steps
+                a.id,
+                a.category,
+                a.brands,
+                a.exclude_brands,
+                tuple(a.aligned[r] for r in keep),
+                a.vectors[keep],
+                a.steps,
             )
         )
     index = SearchIndex(articles, embedder=full.embed, calibration=Calibration(), weights=weights)
@@ -120,8 +126,10 @@ def fit_and_save(console: Console | None = None, path: Path = CALIBRATION_FILE) 
         weights = Weights(lexical=lexical, floor=floor, category_boost=boost, steps=steps, second=second)
         x, y = collect(full, weights, [])
         accuracy = float(y.mean())
-        console.print(f"  lexical={lexical:<5} floor={floor:<5} boost={boost:<5} steps={steps:<4} second={second:<4} "
-                      f"cross-validated top-1 {accuracy:.3f}")
+        console.print(
+            f"  lexical={lexical:<5} floor={floor:<5} boost={boost:<5} steps={steps:<4} second={second:<4} "
+            f"cross-validated top-1 {accuracy:.3f}"
+        )
         if best is None or accuracy > best[0]:
             best = (accuracy, weights)
     _, weights = best

@@ -72,7 +72,7 @@ def _table(title: str, result: dict) -> Table:
             f"{int(n)} + {int(oos)} oos",
             f"{s.get('r1', 0) / n:.3f}" if n else "-",
             f"{s.get('r3', 0) / n:.3f}" if n else "-",
-            f"{s.get('started', 0) / n:.3f}" if n else "-",
+            f"{s['started'] / n:.3f}" if n and "started" in s else "-",
             f"{s.get('oos_rejected', 0) / oos:.3f}" if oos else "-",
         )
     return table

@@ -157,8 +157,9 @@ class SearchIndex:
             analyzer.learn(p for a in articles for p in a.phrases.get(lang, ()))
         self.bm25 = {lang: _Bm25([self._document(a, lang) for a in articles]) for lang in LANGUAGES}
         self.bm25_steps = {
-            lang: _Bm25([[t for step in a.steps.get(lang, ()) for t in self.analyzers[lang].analyze(step)]
-                         for a in articles])
+            lang: _Bm25(
+                [[t for step in a.steps.get(lang, ()) for t in self.analyzers[lang].analyze(step)] for a in articles]
+            )
             for lang in LANGUAGES
         }
         self._owners = (
@@ -193,9 +194,7 @@ class SearchIndex:
                     exclude_brands=tuple(row.exclude_brands),
                     aligned=tuple((p.language, p.text) for p in ordered),
                     vectors=np.vstack(vectors) if vectors else np.zeros((0, embeddings.DIMENSIONS)),
-                    steps={
-                        lang: tuple(s.instruction for s in row.steps if s.language == lang) for lang in LANGUAGES
-                    },
+                    steps={lang: tuple(s.instruction for s in row.steps if s.language == lang) for lang in LANGUAGES},
                 )
             )
         return cls(articles, revision=current_revision(session), **kwargs)
