@@ -67,6 +67,11 @@ def start_article(dispatcher: CollectingDispatcher, tracker: Tracker, article_id
     return events + present_step(dispatcher, tracker, article, first)
 
 
+def looks_like_a_description(text: str) -> bool:
+    """A yes/no outside a guide that is long enough to be a problem description rather than an answer."""
+    return not text.startswith("/") and len(text.split()) >= 3
+
+
 def chosen_article(tracker: Tracker) -> str | None:
     """The article the customer picked from suggestions (button payload entity `article_choice`)."""
     for entity in (tracker.latest_message or {}).get("entities", []):
@@ -98,44 +103,50 @@ class ActionFindArticle(Action):
         chosen = chosen_article(tracker)
         if chosen:  # the customer picked one of the suggested guides
             return start_article(dispatcher, tracker, chosen)
-        problem = tracker.get_slot("problem_text")
-        events: list[dict[str, Any]] = []
-        if latest_intent(tracker) == "describe_problem" and not latest_text(tracker).startswith("/"):
-            problem = (
-                latest_text(tracker) if awaiting != "rephrase" or not problem else f"{problem} {latest_text(tracker)}"
-            )
-            events.append(SlotSet("problem_text", problem))
-            tracker.slots["problem_text"] = problem
-        if not problem:
-            dispatcher.utter_message(text=say("ask_problem", tracker))
-            return events + [SlotSet("awaiting", "problem")]
-        category, brand = tracker.get_slot("device_category"), tracker.get_slot("brand")
-        kb = knowledge_base()
-        matches = kb.search(problem, language=language(tracker), category=category, brand=brand)
-        choice = choose_article(matches, kb.index(), category, brand, min_score(), suggest_score())
-        if choice.kind == "no_match":
-            return events + no_match(dispatcher, tracker)
-        if choice.kind == "suggest":
-            buttons = [
-                {
-                    "title": kb.article(a, language(tracker)).title,
-                    "payload": f'/describe_problem{{"article_choice": "{a}"}}',
-                }
-                for a in choice.candidates
-            ]
-            buttons.append(button("none_of_these", "/deny", tracker))
-            dispatcher.utter_message(text=say("suggest", tracker), buttons=buttons)
-            return events + [SlotSet("awaiting", "choice"), SlotSet("candidates", list(choice.candidates))]
-        if choice.kind == "ask_category":
-            buttons = [
-                button(f"category_{c}", f'/inform_device{{"device_category": "{c}"}}', tracker) for c in choice.options
-            ]
-            dispatcher.utter_message(text=say("ask_category", tracker), buttons=buttons)
-            return events + [SlotSet("awaiting", "category"), SlotSet("candidates", list(choice.candidates))]
-        if choice.kind == "ask_brand":
-            ask_brand(dispatcher, tracker, choice.options)
-            return events + [SlotSet("awaiting", "brand"), SlotSet("candidates", list(choice.candidates))]
-        return events + start_article(dispatcher, tracker, choice.article_id)
+        new_text = latest_intent(tracker) == "describe_problem" and not latest_text(tracker).startswith("/")
+        return find_article(dispatcher, tracker, latest_text(tracker) if new_text else None)
+
+
+def find_article(dispatcher: CollectingDispatcher, tracker: Tracker, new_problem: str | None) -> list[dict[str, Any]]:
+    """Search for the problem (the new description, added to the old one after a rephrase request, or the
+    stored one with the device details now known) and start, ask, suggest or say nothing fits."""
+    awaiting = tracker.get_slot("awaiting")
+    problem = tracker.get_slot("problem_text")
+    events: list[dict[str, Any]] = []
+    if new_problem:
+        problem = new_problem if awaiting != "rephrase" or not problem else f"{problem} {new_problem}"
+        events.append(SlotSet("problem_text", problem))
+        tracker.slots["problem_text"] = problem
+    if not problem:
+        dispatcher.utter_message(text=say("ask_problem", tracker))
+        return events + [SlotSet("awaiting", "problem")]
+    category, brand = tracker.get_slot("device_category"), tracker.get_slot("brand")
+    kb = knowledge_base()
+    matches = kb.search(problem, language=language(tracker), category=category, brand=brand)
+    choice = choose_article(matches, kb.index(), category, brand, min_score(), suggest_score())
+    if choice.kind == "no_match":
+        return events + no_match(dispatcher, tracker)
+    if choice.kind == "suggest":
+        buttons = [
+            {
+                "title": kb.article(a, language(tracker)).title,
+                "payload": f'/describe_problem{{"article_choice": "{a}"}}',
+            }
+            for a in choice.candidates
+        ]
+        buttons.append(button("none_of_these", "/deny", tracker))
+        dispatcher.utter_message(text=say("suggest", tracker), buttons=buttons)
+        return events + [SlotSet("awaiting", "choice"), SlotSet("candidates", list(choice.candidates))]
+    if choice.kind == "ask_category":
+        buttons = [
+            button(f"category_{c}", f'/inform_device{{"device_category": "{c}"}}', tracker) for c in choice.options
+        ]
+        dispatcher.utter_message(text=say("ask_category", tracker), buttons=buttons)
+        return events + [SlotSet("awaiting", "category"), SlotSet("candidates", list(choice.candidates))]
+    if choice.kind == "ask_brand":
+        ask_brand(dispatcher, tracker, choice.options)
+        return events + [SlotSet("awaiting", "brand"), SlotSet("candidates", list(choice.candidates))]
+    return events + start_article(dispatcher, tracker, choice.article_id)
 
 
 class ActionStepFeedback(Action):
@@ -153,6 +164,9 @@ class ActionStepFeedback(Action):
         article_id, position = tracker.get_slot("article_id"), tracker.get_slot("step")
         article = knowledge_base().article(article_id, language(tracker)) if article_id else None
         if awaiting != "step" or article is None or position is None:
+            text = latest_text(tracker)
+            if looks_like_a_description(text):  # "mein internet geht nicht" read as "no": search it
+                return find_article(dispatcher, tracker, text)
             dispatcher.utter_message(text=say("how_can_help", tracker))
             return []
         position = int(position)

@@ -276,3 +276,11 @@ def test_guide_with_brand_specific_steps_asks_for_the_brand_first():
     )
     events, messages = run(ActionFindArticle(), t)
     assert slot(events, "article_id") == "camera-transfer-photos" and messages[-1]["custom"]["step"] == 1
+
+
+def test_no_outside_a_guide_that_describes_a_problem_is_searched():
+    events, messages = run(
+        ActionStepFeedback(), tracker("mein WLAN am Laptop geht nicht", intent="deny", slots={"language": "de"})
+    )
+    assert slot(events, "problem_text") == "mein WLAN am Laptop geht nicht"
+    assert messages and "Wobei kann ich helfen" not in messages[0]["text"]
