@@ -253,8 +253,9 @@ def eval_nlu(files: list[Path] = [Path("tests/eval/nlu_test_en.yml"), Path("test
 def bench(
     output: Path = Path("BENCHMARKS.md"),
     train: Annotated[bool, typer.Option(help="Also time a full training from scratch.")] = True,
+    keepalive: Annotated[bool, typer.Option(help="Reuse client connections (off: spread over Rasa workers).")] = True,
 ) -> None:
     """Benchmark: throughput and latency of the REST channel, training and load time, memory."""
     from bot.evaluation.benchmark import run as run_benchmark
 
-    run_benchmark(output, console=console, train=train)
+    run_benchmark(output, console=console, train=train, keepalive=keepalive)
