@@ -11,24 +11,23 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import language, latest_text, say
 from actions.services import knowledge_base
 from bot.handoff_packet import Device, HandoffPacket, StepOutcome, summarize
-
-DEFAULT_PRIORITY = {
-    "safety": "urgent",
-    "steps_exhausted": "normal",
-    "human_topic": "normal",
-    "customer_request": "normal",
-    "repeated_fallback": "normal",
-    "no_article": "normal",
-}
+from bot.kb.service import ArticleView
 
 
-def build_packet(tracker: Tracker, reason: str, priority: str | None = None) -> HandoffPacket:
-    """The handoff packet for the conversation as it stands."""
+def build_packet(tracker: Tracker, reason: str, article: ArticleView | None = None) -> HandoffPacket:
+    """The handoff packet for the conversation as it stands (`article`: the current one, if already read).
+
+    Priority: the article's (never below normal), urgent for safety, else normal.
+    """
     article_id = tracker.get_slot("article_id")
-    article = knowledge_base().article(article_id, language(tracker)) if article_id else None
-    if priority is None:
-        priority = article.priority if article and article.priority != "low" else DEFAULT_PRIORITY[reason]
+    if article is None and article_id:
+        article = knowledge_base().article(article_id, language(tracker))
+    if reason == "safety":
+        priority = "urgent"
+    else:
+        priority = article.priority if article and article.priority != "low" else "normal"
     category = tracker.get_slot("device_category")
+    brand = tracker.get_slot("brand")
     return HandoffPacket(
         conversation_id=tracker.sender_id,
         reason=reason,
@@ -36,7 +35,7 @@ def build_packet(tracker: Tracker, reason: str, priority: str | None = None) -> 
         language=language(tracker),
         device=Device(
             category=category if category in ("phone", "camera", "notebook") else None,
-            brand=tracker.get_slot("brand") if tracker.get_slot("brand") != "other" else None,
+            brand=brand if brand != "other" else None,
             model=tracker.get_slot("model"),
         ),
         topic=article.topic if article else None,
@@ -47,10 +46,10 @@ def build_packet(tracker: Tracker, reason: str, priority: str | None = None) -> 
 
 
 def hand_over(
-    dispatcher: CollectingDispatcher, tracker: Tracker, reason: str, priority: str | None = None
+    dispatcher: CollectingDispatcher, tracker: Tracker, reason: str, article: ArticleView | None = None
 ) -> list[dict[str, Any]]:
     """Tell the customer what happens next, attach the packet, and mark the conversation handed off."""
-    packet = build_packet(tracker, reason, priority)
+    packet = build_packet(tracker, reason, article)
     dispatcher.utter_message(text=say(f"handoff_{reason}", tracker), json_message=packet.as_payload())
     return [SlotSet("handed_off", True), SlotSet("awaiting", None)]
 

@@ -52,12 +52,12 @@ def start_article(dispatcher: CollectingDispatcher, tracker: Tracker, article_id
         dispatcher.utter_message(text=say("safety_note", tracker, safety=article.safety))
     reason = handoff_reason_for(article.handoff, article.priority)
     if reason == "safety":
-        return events + hand_over(dispatcher, tracker, "safety")
+        return events + hand_over(dispatcher, tracker, "safety", article)
     if reason == "human_topic":
         if not tracker.get_slot("model") and tracker.get_slot("awaiting") != "details":
             dispatcher.utter_message(text=say("ask_device_details", tracker))
             return events + [SlotSet("awaiting", "details")]
-        return events + hand_over(dispatcher, tracker, "human_topic")
+        return events + hand_over(dispatcher, tracker, "human_topic", article)
     step_brands = tuple(dict.fromkeys(b for s in article.steps for b in s.brands))
     if step_brands and not tracker.get_slot("brand"):  # some steps differ by brand: ask before starting
         ask_brand(dispatcher, tracker, step_brands)
@@ -129,7 +129,7 @@ def find_article(dispatcher: CollectingDispatcher, tracker: Tracker, new_problem
     if choice.kind == "suggest":
         buttons = [
             {
-                "title": kb.article(a, language(tracker)).title,
+                "title": kb.title(a, language(tracker)),
                 "payload": f'/describe_problem{{"article_choice": "{a}"}}',
             }
             for a in choice.candidates
@@ -189,4 +189,4 @@ class ActionStepFeedback(Action):
                 text=say("guide_finished", tracker), buttons=[button("button_person", "/request_human", tracker)]
             )
             return events + [SlotSet("awaiting", None)]
-        return events + hand_over(dispatcher, tracker, "steps_exhausted")
+        return events + hand_over(dispatcher, tracker, "steps_exhausted", article)

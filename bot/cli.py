@@ -128,6 +128,11 @@ def install() -> None:
     train()
 
 
+def _stop_on_sigterm(*_: object) -> None:
+    """SIGTERM stops `run` the same way as Ctrl-C (children are stopped in its `finally`)."""
+    raise KeyboardInterrupt
+
+
 @app.command()
 def run() -> None:
     """Install what is missing, then start the action server and the Rasa server (Ctrl-C stops both)."""
@@ -151,7 +156,7 @@ def run() -> None:
             '-d \'{"sender": "me", "message": "Mein Handy lädt nicht mehr"}\''
         )
         console.print("  or: .venv/bin/python -m bot chat      (Ctrl-C here stops everything)")
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
         while actions.poll() is None and rasa.poll() is None:
             time.sleep(1)
         console.print("[red]A process stopped; see var/logs/.[/]")

@@ -9,8 +9,10 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import yaml
@@ -111,8 +113,6 @@ def train_command(out: Path, *extra: str) -> list[str]:
 
 def isolated_settings(work: Path, rasa_port: int, action_port: int, **overrides) -> Settings:
     """Settings for a separate instance (tests, benchmark): own SQLite databases under `work`, own ports."""
-    import uuid
-
     return Settings(
         database_url=f"sqlite:///{work / 'app.db'}",
         tracker_store_url=f"sqlite:///{work / 'tracker.db'}",
@@ -163,12 +163,12 @@ def write_endpoints(settings: Settings) -> Path:
         )
     endpoints: dict = {"action_endpoint": {"url": settings.action_url}, "tracker_store": tracker}
     if settings.redis_url:
-        redis_url = make_url(settings.redis_url.replace("redis://", "redis+py://", 1))
+        redis_url = urlsplit(settings.redis_url)
         endpoints["lock_store"] = {
             "type": "redis",
-            "url": redis_url.host,
+            "url": redis_url.hostname,
             "port": redis_url.port or 6379,
-            "db": int(redis_url.database or 0),
+            "db": int(redis_url.path.strip("/") or 0),
         }
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     path = VAR_DIR / f"endpoints-{settings.rasa_port}.yml"  # one per instance, so tests never touch the default

@@ -36,7 +36,6 @@ class Settings(BaseSettings):
         default=1, ge=1, description="Rasa server worker processes; more than one needs REDIS_URL (shared locks)."
     )
     kb_dir: Path = PROJECT_DIR / "data" / "kb"
-    messages_file: Path = PROJECT_DIR / "data" / "messages.yml"
     models_dir: Path = PROJECT_DIR / "models"
     search_min_score: float = Field(
         default=0.45, description="Calibrated score from which the bot starts the top article right away."

@@ -95,3 +95,8 @@ def test_a_new_article_is_found_after_import_without_restart(tmp_path, empty_db_
     with sessions() as session:
         import_articles(session, tmp_path)
     assert kb.search("my camera squeaks loudly")[0].article_id == "camera-squeaks"
+
+
+def test_titles_come_from_the_index_in_the_asked_language(knowledge_base):
+    assert knowledge_base.title("phone-not-charging", "de") == knowledge_base.article("phone-not-charging", "de").title
+    assert knowledge_base.title("phone-not-charging", "en") == knowledge_base.article("phone-not-charging", "en").title

@@ -49,9 +49,6 @@ CONVERSATIONS = [
 ]
 
 
-KEEPALIVE = True
-
-
 def _peak_rss_mb(pid: int) -> float:
     """Peak resident memory (VmHWM) of a process and its child processes (Sanic workers), in MB."""
     total = 0.0
@@ -80,7 +77,9 @@ async def _conversation(
             await asyncio.sleep(interval - elapsed)
 
 
-async def _load(url: str, concurrency: int, conversations: int, rate: float | None = None) -> dict:
+async def _load(
+    url: str, concurrency: int, conversations: int, rate: float | None = None, keepalive: bool = True
+) -> dict:
     """Run `conversations` conversations with `concurrency` of them in flight at any time: back to back
     (closed loop), or paced so that together they offer `rate` messages per second."""
     interval = concurrency / rate if rate else 0.0
@@ -94,8 +93,8 @@ async def _load(url: str, concurrency: int, conversations: int, rate: float | No
             await _conversation(client, url, queue.get_nowait(), latencies, interval)
 
     # without keep-alive every message opens a connection, so the kernel spreads them over all Sanic workers
-    keepalive = concurrency + 5 if KEEPALIVE else 0
-    limits = httpx.Limits(max_connections=concurrency + 5, max_keepalive_connections=keepalive)
+    pool = concurrency + 5 if keepalive else 0
+    limits = httpx.Limits(max_connections=concurrency + 5, max_keepalive_connections=pool)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
         started = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
@@ -130,8 +129,6 @@ def _train_seconds(console: Console) -> float:
 
 def run(output: Path, console: Console | None = None, train: bool = True, keepalive: bool = True) -> dict:
     """Measure everything and write `output`."""
-    global KEEPALIVE
-    KEEPALIVE = keepalive
     console = console or Console()
     base = get_settings()
     work = Path(tempfile.mkdtemp(prefix="bench-"))
@@ -166,12 +163,12 @@ def run(output: Path, console: Console | None = None, train: bool = True, keepal
         results["load_s"] = runtime.wait_until_up(runtime.rasa_ready_url(settings), 300, rasa)
         console.print(f"  model load (process start to serving): {results['load_s']:.1f} s")
         url = f"{settings.rasa_url}/webhooks/rest/webhook"
-        asyncio.run(_load(url, 4, 8))  # warm-up
-        results["single"] = asyncio.run(_load(url, 1, 40))
+        asyncio.run(_load(url, 4, 8, keepalive=keepalive))  # warm-up
+        results["single"] = asyncio.run(_load(url, 1, 40, keepalive=keepalive))
         console.print(f"  1 conversation:   {results['single']}")
-        results["concurrent"] = asyncio.run(_load(url, 20, 200))
+        results["concurrent"] = asyncio.run(_load(url, 20, 200, keepalive=keepalive))
         console.print(f"  20 conversations, back to back: {results['concurrent']}")
-        results["paced"] = asyncio.run(_load(url, 20, 200, rate=30.0))
+        results["paced"] = asyncio.run(_load(url, 20, 200, rate=30.0, keepalive=keepalive))
         console.print(f"  20 conversations offering 30 msg/s: {results['paced']}")
         results["rasa_peak_mb"] = _peak_rss_mb(rasa.pid)
         results["actions_peak_mb"] = _peak_rss_mb(actions.pid)

@@ -82,6 +82,12 @@ class KnowledgeBase:
         """Ranked articles for a problem description (see SearchIndex.search)."""
         return self.index().search(text, language=language, category=category, brand=brand, limit=limit)
 
+    def title(self, article_id: str, language: str) -> str:
+        """An article's title in `language`, from the search index (no database read)."""
+        article = next(a for a in self.index().articles if a.id == article_id)
+        phrases = article.phrases
+        return (phrases.get(language) or next(iter(phrases.values())))[0]
+
     def article(self, article_id: str, language: str) -> ArticleView | None:
         """The article in `language`, or None if it does not exist (any more)."""
         with self._sessions() as session:
