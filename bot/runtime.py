@@ -230,6 +230,33 @@ def start_rasa_server(settings: Settings, model: Path, log_file: Path | None = N
     )
 
 
+def start_hub(settings: Settings, log_file: Path | None = None, **env_overrides: str) -> subprocess.Popen:
+    """The handoff hub (`python -m handoff serve`) on the same database and Rasa server as `settings`."""
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(PROJECT_DIR),
+        DATABASE_URL=settings.database_url,
+        RASA_HOST=settings.rasa_host,
+        RASA_PORT=str(settings.rasa_port),
+        RASA_TOKEN=settings.resolved_rasa_token(),
+        HUB_HOST=settings.hub_host,
+        HUB_PORT=str(settings.hub_port),
+        **env_overrides,
+    )
+    out = open(log_file, "ab") if log_file else None  # noqa: SIM115 - handed to the child process
+    return subprocess.Popen(
+        [sys.executable, "-m", "handoff", "serve"],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT if out else None,
+    )
+
+
+def hub_ready_url(settings: Settings) -> str:
+    return f"{settings.hub_url}/healthz"
+
+
 def wait_until_up(url: str, timeout: float, process: subprocess.Popen | None = None) -> float:
     """Poll `url` until it answers 200; returns the seconds it took. Raises if the process dies or time runs out."""
     started = time.perf_counter()

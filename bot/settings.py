@@ -46,6 +46,39 @@ class Settings(BaseSettings):
         "below it the search counts as no match.",
     )
 
+    # -- the handoff hub --------------------------------------------------------------------------------
+    hub_host: str = "127.0.0.1"
+    hub_port: int = 8000
+    widget_origins: str = Field(
+        default="",
+        description="Comma-separated origins of sites that embed the chat widget (CORS and WebSocket origin "
+        "check); the hub's own origin is always allowed. '*' allows every origin.",
+    )
+    rasa_timeout_s: float = Field(
+        default=1.8, gt=0, description="How long the hub waits for the bot before telling the customer it is down."
+    )
+    agent_grace_s: float = Field(
+        default=60, ge=0, description="Seconds an agent may be disconnected before their chats go back to the queue."
+    )
+    opening_hours: str = Field(
+        default="mon-sun 00:00-24:00",
+        description="When second level answers, e.g. 'mon-fri 08:00-18:00; sat 09:00-13:00' (in HUB_TIMEZONE).",
+    )
+    hub_timezone: str = "Europe/Berlin"
+    default_handle_time_s: int = Field(
+        default=360, description="Assumed seconds per chat for wait estimates until enough chats were resolved."
+    )
+    max_message_chars: int = Field(default=2000, description="Longest customer or agent message (longer: 413).")
+    rate_messages_per_10s: int = Field(default=20, description="Messages one conversation may send per 10 s.")
+    rate_conversations_per_minute: int = Field(default=10, description="New conversations per client address.")
+    rate_logins_per_minute: int = Field(default=10, description="Sign-in attempts per client address.")
+    session_hours: int = Field(default=12, description="How long an agent's sign-in lasts.")
+    cookie_secure: bool = Field(default=False, description="Send the session cookie over HTTPS only (production).")
+
+    @property
+    def hub_url(self) -> str:
+        return f"http://{self.hub_host}:{self.hub_port}"
+
     @property
     def rasa_url(self) -> str:
         return f"http://{self.rasa_host}:{self.rasa_port}"

@@ -1,0 +1,157 @@
+"""Agent accounts (Argon2id password hashes), sign-in sessions with CSRF tokens, presence."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handoff import serialize
+from handoff.errors import Conflict, Invalid, Unauthorized
+from handoff.hub import Hub
+from handoff.models import Agent, AgentSession, Ticket
+from handoff.serialize import aware
+
+ROLES = ("agent", "admin")
+CATEGORIES = ("phone", "camera", "notebook")
+LANGUAGES = ("de", "en")
+MIN_PASSWORD = 12
+_hasher = PasswordHasher()  # Argon2id, memory-hard (argon2-cffi's RFC 9106 low-memory profile)
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,49}$")
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def validate_new_agent(
+    username: str, display_name: str, password: str, role: str, categories: list, languages: list, capacity: int
+) -> None:
+    """Raise Invalid with a precise message for the first thing wrong with a new agent's details."""
+    if not _USERNAME.match(username or ""):
+        raise Invalid("username: 2-50 characters, lower-case letters, digits, '.', '_' or '-'.", "invalid_username")
+    if not (display_name or "").strip() or len(display_name) > 100:
+        raise Invalid("display_name: 1-100 characters.", "invalid_display_name")
+    if len(password or "") < MIN_PASSWORD:
+        raise Invalid(f"password: at least {MIN_PASSWORD} characters.", "weak_password")
+    if role not in ROLES:
+        raise Invalid(f"role: one of {', '.join(ROLES)}.", "invalid_role")
+    if not set(categories) <= set(CATEGORIES):
+        raise Invalid(f"categories: any of {', '.join(CATEGORIES)} (none = all).", "invalid_categories")
+    if not set(languages) <= set(LANGUAGES):
+        raise Invalid(f"languages: any of {', '.join(LANGUAGES)} (none = all).", "invalid_languages")
+    if not isinstance(capacity, int) or not 1 <= capacity <= 20:
+        raise Invalid("capacity: 1 to 20 concurrent chats.", "invalid_capacity")
+
+
+async def create_agent(
+    sessions,
+    *,
+    username: str,
+    display_name: str,
+    password: str,
+    role: str = "agent",
+    categories: list[str] | None = None,
+    languages: list[str] | None = None,
+    capacity: int = 3,
+) -> Agent:
+    """A new agent or admin (used by the console and by `python -m handoff agent create`)."""
+    categories, languages = list(categories or []), list(languages or [])
+    validate_new_agent(username, display_name, password, role, categories, languages, capacity)
+    agent = Agent(
+        username=username,
+        display_name=display_name.strip(),
+        password_hash=_hasher.hash(password),
+        role=role,
+        categories=categories,
+        languages=languages,
+        capacity=capacity,
+        presence="offline",
+    )
+    try:
+        async with sessions() as session, session.begin():
+            session.add(agent)
+    except IntegrityError as exc:
+        raise Conflict(f"The username {username!r} is taken.", "username_taken") from exc
+    return agent
+
+
+async def sign_in(hub: Hub, username: str, password: str) -> tuple[Agent, str, str]:
+    """Check the password; returns (agent, session token, CSRF token). Same error for unknown user and bad password."""
+    async with hub.sessions() as session:
+        agent = await session.scalar(select(Agent).where(Agent.username == (username or "").strip().lower()))
+    stored = agent.password_hash if agent else _DUMMY_HASH  # same work either way: no user enumeration by timing
+    try:
+        await hub.in_thread(_hasher.verify, stored, password or "")
+        ok = agent is not None
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok:
+        raise Unauthorized("Wrong username or password.", "bad_credentials")
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+    async with hub.sessions() as session, session.begin():
+        session.add(
+            AgentSession(
+                token_hash=_token_hash(token),
+                agent_id=agent.id,
+                csrf_token=csrf,
+                expires_at=hub.now() + timedelta(hours=hub.settings.session_hours),
+            )
+        )
+        if _hasher.check_needs_rehash(agent.password_hash):
+            (await session.get(Agent, agent.id)).password_hash = _hasher.hash(password)
+    return agent, token, csrf
+
+
+async def session_agent(hub: Hub, token: str | None) -> tuple[Agent, AgentSession]:
+    """The signed-in agent for a session token; Unauthorized if missing, unknown or expired."""
+    if not token:
+        raise Unauthorized("Sign in first.", "not_signed_in")
+    async with hub.sessions() as session:
+        record = await session.get(AgentSession, _token_hash(token))
+        if record is None or aware(record.expires_at) < hub.now():
+            raise Unauthorized("Your session has expired. Please sign in again.", "session_expired")
+        agent = await session.get(Agent, record.agent_id)
+    return agent, record
+
+
+async def sign_out(hub: Hub, token: str) -> None:
+    async with hub.sessions() as session, session.begin():
+        await session.execute(delete(AgentSession).where(AgentSession.token_hash == _token_hash(token)))
+
+
+async def set_presence(hub: Hub, agent: Agent, presence: str) -> Agent:
+    if presence not in ("online", "away", "offline"):
+        raise Invalid("presence: online, away or offline.", "invalid_presence")
+    async with hub.sessions() as session, session.begin():
+        stored = await session.get(Agent, agent.id)
+        stored.presence = presence
+    return stored
+
+
+async def open_chats(session: AsyncSession) -> dict[int, int]:
+    rows = await session.execute(
+        select(Ticket.agent_id, func.count()).where(Ticket.status == "assigned").group_by(Ticket.agent_id)
+    )
+    return dict(rows.all())
+
+
+async def list_agents(hub: Hub) -> list[dict]:
+    async with hub.sessions() as session:
+        agents = (await session.scalars(select(Agent).order_by(Agent.display_name))).all()
+        counts = await open_chats(session)
+    return [serialize.agent(a, counts.get(a.id, 0)) for a in agents]
+
+
+async def describe(hub: Hub, agent: Agent) -> dict:
+    async with hub.sessions() as session:
+        counts = await open_chats(session)
+    return serialize.agent(agent, counts.get(agent.id, 0))

@@ -1,0 +1,119 @@
+"""The hub's aiohttp application: `create_app(settings)` wires routes, middlewares and resources."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from aiohttp import WSCloseCode, web
+from sqlalchemy import select
+
+from bot.db import make_engine, make_session_factory
+from bot.kb.service import KnowledgeBase
+from bot.settings import Settings
+from handoff.availability import parse_opening_hours
+from handoff.db import make_async_engine, make_sessions
+from handoff.events import Events
+from handoff.hub import Hub
+from handoff.keys import HUB, SETTINGS
+from handoff.middleware import errors, security_headers, widget_cors
+from handoff.models import Agent, Ticket
+from handoff.openapi import document
+from handoff.rasa import RasaClient
+from handoff.views import agent, customer, sockets
+
+STATIC = Path(__file__).resolve().parent / "static"
+PAGES = {"/shop": "shop.html", "/console": "console.html"}
+ASSETS = ("widget.js", "widget.css", "shop.css", "console.js", "console.css")
+MAX_BODY = 16 * 1024
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The hub for `settings` (database, Rasa, limits); nothing is connected until the app starts."""
+    app = web.Application(middlewares=[errors, widget_cors, security_headers], client_max_size=MAX_BODY)
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_resources)
+    app.on_shutdown.append(_close_sockets)
+    app.add_routes(customer.routes)
+    app.add_routes(agent.routes)
+    app.add_routes(sockets.routes)
+    app.router.add_get("/api/v1/openapi.json", _openapi)
+    app.router.add_get("/healthz", _health)
+    app.router.add_get("/", _to_shop)
+    for path, file in PAGES.items():
+        app.router.add_get(path, _static(file))
+    for asset in ASSETS:
+        app.router.add_get(f"/{asset}", _static(asset))
+    app.router.add_route("OPTIONS", "/api/v1/conversations{tail:.*}", _preflight)
+    return app
+
+
+async def _resources(app: web.Application):
+    settings = app[SETTINGS]
+    engine = make_async_engine(settings.database_url)
+    kb_engine = make_engine(settings.database_url)  # the knowledge base's own (synchronous) access, in threads
+    rasa = RasaClient(settings.rasa_url, settings.resolved_rasa_token(), settings.rasa_timeout_s)
+    hub = Hub(
+        settings=settings,
+        sessions=make_sessions(engine),
+        events=Events(),
+        rasa=rasa,
+        hours=parse_opening_hours(settings.opening_hours, settings.hub_timezone),
+        knowledge_base=KnowledgeBase(make_session_factory(kb_engine)),
+    )
+    app[HUB] = hub
+    await _resume_grace_periods(hub)
+    try:
+        yield
+    finally:
+        for task in list(hub.grace_tasks.values()):
+            task.cancel()
+        await rasa.close()
+        await engine.dispose()
+        kb_engine.dispose()
+
+
+async def _resume_grace_periods(hub: Hub) -> None:
+    """After a restart no agent is connected yet: give everyone who had chats the grace period to come back."""
+    async with hub.sessions() as session:
+        busy = set((await session.scalars(select(Ticket.agent_id).where(Ticket.status == "assigned"))).all())
+        present = set((await session.scalars(select(Agent.id).where(Agent.presence != "offline"))).all())
+    for agent_id in busy | present:
+        sockets.schedule_requeue(hub, agent_id)
+
+
+async def _close_sockets(app: web.Application) -> None:
+    for socket in app[HUB].events.all_sockets():
+        await socket.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+
+
+async def _openapi(_request: web.Request) -> web.Response:
+    return web.json_response(document())
+
+
+async def _health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def _to_shop(_request: web.Request) -> web.Response:
+    raise web.HTTPFound("/shop")
+
+
+async def _preflight(_request: web.Request) -> web.Response:
+    return web.Response(status=204)  # widget_cors adds the headers (or refuses the origin)
+
+
+def _static(name: str):
+    path = STATIC / name
+
+    async def handler(_request: web.Request) -> web.FileResponse:
+        return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
+
+    return handler
+
+
+def serve(settings: Settings) -> None:
+    """Run the hub on HUB_HOST:HUB_PORT until stopped."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    web.run_app(create_app(settings), host=settings.hub_host, port=settings.hub_port, access_log=None)

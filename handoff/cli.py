@@ -1,0 +1,63 @@
+"""The hub's command line: `python -m handoff serve`, `python -m handoff agent create ...`."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from bot.settings import get_settings
+from handoff.errors import HubError
+
+app = typer.Typer(help="The handoff hub: customer chat, second-level queue, agent console.", no_args_is_help=True)
+agent_app = typer.Typer(help="Agent accounts.", no_args_is_help=True)
+app.add_typer(agent_app, name="agent")
+
+
+@app.command()
+def serve() -> None:
+    """Run the hub (HUB_HOST:HUB_PORT, default 127.0.0.1:8000) on the configured database and Rasa server."""
+    from handoff.app import serve as run
+
+    run(get_settings())
+
+
+@agent_app.command("create")
+def create(
+    username: str,
+    display_name: Annotated[str, typer.Option(help="Shown to customers, e.g. 'Anna (Support)'.")],
+    role: Annotated[str, typer.Option(help="agent or admin")] = "agent",
+    category: Annotated[list[str], typer.Option(help="phone, camera, notebook (repeat; none = all)")] = [],  # noqa: B006
+    language: Annotated[list[str], typer.Option(help="de, en (repeat; none = all)")] = [],  # noqa: B006
+    capacity: int = 3,
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, envvar="AGENT_PASSWORD")
+    ] = "",
+) -> None:
+    """Create an agent (or admin). The password is asked for (or taken from AGENT_PASSWORD)."""
+    from handoff.agents import create_agent
+    from handoff.db import make_async_engine, make_sessions
+
+    async def run() -> None:
+        engine = make_async_engine(get_settings().database_url)
+        try:
+            agent = await create_agent(
+                make_sessions(engine),
+                username=username,
+                display_name=display_name,
+                password=password,
+                role=role,
+                categories=category,
+                languages=language,
+                capacity=capacity,
+            )
+            typer.echo(f"Created {agent.role} {agent.username} ({agent.display_name}).")
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(run())
+    except HubError as exc:
+        typer.echo(f"Error: {exc.message}", err=True)
+        raise typer.Exit(1) from exc

@@ -1,0 +1,346 @@
+"""The customer side: conversations, their messages, and who answers them (bot, queue or a person)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.handoff_packet import summarize
+from bot.language import DEFAULT, SUPPORTED, detect_language
+from bot.messages import text as catalogue_text
+from handoff import serialize, tickets
+from handoff.errors import BotUnavailable, Conflict, Invalid, NotFound, TooLarge, Unauthorized
+from handoff.hub import Hub
+from handoff.models import Agent, Conversation, Message, Transition
+from handoff.rasa import BotMessage, bot_context, packet_errors
+from handoff.transcript import add_message, messages_after, system_message
+
+log = logging.getLogger(__name__)
+REQUEST_HUMAN = "/request_human"
+BOT_REASONS = {"customer_request", "repeated_fallback", "steps_exhausted", "no_article", "human_topic", "safety"}
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create(hub: Hub, language: str | None) -> tuple[Conversation, str]:
+    """A new conversation owned by the bot; returns it and the customer's secret token (shown once)."""
+    if language is not None and language not in SUPPORTED:
+        raise Invalid(f"language must be one of {', '.join(SUPPORTED)}", "invalid_language")
+    token = secrets.token_urlsafe(32)
+    conversation = Conversation(id=uuid.uuid4().hex, token_hash=_hash(token), language=language or DEFAULT, state="bot")
+    async with hub.sessions() as session, session.begin():
+        session.add(conversation)
+    return conversation, token
+
+
+async def authenticate(hub: Hub, conversation_id: str, token: str | None) -> Conversation:
+    """The conversation the token opens; a token opens only its own conversation."""
+    if not token:
+        raise Unauthorized("Send the conversation's token as 'Authorization: Bearer <token>'.", "token_missing")
+    async with hub.sessions() as session:
+        conversation = await session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound("There is no such conversation.", "conversation_not_found")
+    if not hmac.compare_digest(conversation.token_hash, _hash(token)):
+        raise Unauthorized("This token does not open this conversation.", "token_invalid")
+    return conversation
+
+
+async def status(hub: Hub, conversation: Conversation) -> dict:
+    """State, place in the queue and the person answering, as the widget shows them."""
+    async with hub.sessions() as session:
+        conversation = await session.get(Conversation, conversation.id)
+        queue = await tickets.queue_info(session, hub, conversation)
+        agent = await session.get(Agent, conversation.agent_id) if conversation.agent_id else None
+    return {
+        "id": conversation.id,
+        "language": conversation.language,
+        "state": conversation.state,
+        "queue": queue,
+        "agent": {"display_name": agent.display_name} if agent else None,
+        "rated": conversation.rating is not None,
+        "email": conversation.email,
+    }
+
+
+async def history(hub: Hub, conversation: Conversation, after: int | None) -> dict:
+    async with hub.sessions() as session:
+        messages = await messages_after(session, conversation.id, after)
+    return {"messages": [serialize.message(m) for m in messages], **_brief(await status(hub, conversation))}
+
+
+def _brief(state: dict) -> dict:
+    return {"state": state["state"], "queue": state["queue"], "agent": state["agent"]}
+
+
+# -- a customer message --------------------------------------------------------------------------------------
+async def post(
+    hub: Hub,
+    conversation: Conversation,
+    *,
+    text: str | None = None,
+    payload: str | None = None,
+    client_id: str | None = None,
+) -> dict:
+    """Store the customer's message, then route it to whoever owns the conversation; returns the replies."""
+    text = _checked_text(hub, text, payload)
+    async with hub.lock(conversation.id):
+        async with hub.sessions() as session, session.begin():
+            conversation = await session.get(Conversation, conversation.id)
+            if conversation.state == "closed":
+                raise Conflict("This conversation has ended. Start a new one to ask something else.", "closed")
+            if client_id:
+                existing = await session.scalar(
+                    select(Message).where(Message.conversation_id == conversation.id, Message.client_id == client_id)
+                )
+                if existing is not None:  # a retry of a message that was already stored
+                    return {
+                        "customer_message": serialize.message(existing),
+                        "messages": [],
+                        **_brief(await status(hub, conversation)),
+                    }
+            shown = await _button_title(session, conversation.id, payload, conversation.language) if payload else text
+            if text and (detected := detect_language(text)) and _clearly(text, detected):
+                conversation.language = detected
+            conversation.updated_at = hub.now()
+            stored = add_message(
+                session,
+                conversation.id,
+                "customer",
+                shown,
+                meta={"payload": payload} if payload else {},
+                client_id=client_id,
+            )
+            ticket = await tickets.open_ticket_of(session, conversation.id)
+        await tickets.publish_messages(hub, conversation, [stored], ticket.id if ticket else None)
+        if ticket is not None and conversation.state == "agent":
+            pass  # relayed to the person above; the bot stays silent
+        replies: list[Message] = []
+        if conversation.state == "bot":
+            replies = await _ask_bot(hub, conversation, payload or text, payload)
+    return {
+        "customer_message": serialize.message(stored),
+        "messages": [serialize.message(m) for m in replies],
+        **_brief(await status(hub, conversation)),
+    }
+
+
+def _checked_text(hub: Hub, text: str | None, payload: str | None) -> str:
+    if (text is None) == (payload is None):
+        raise Invalid('Send either "text" or "payload".', "text_or_payload")
+    value = text if text is not None else payload
+    if not isinstance(value, str):
+        raise Invalid("The message must be a string.", "not_a_string")
+    if len(value) > hub.settings.max_message_chars:
+        raise TooLarge(
+            f"The message has {len(value)} characters; at most {hub.settings.max_message_chars} are allowed.",
+            "message_too_large",
+        )
+    if "\x00" in value:
+        raise Invalid("The message contains a NUL character.", "invalid_characters")
+    if text is not None and not text.strip():
+        raise Invalid("The message is empty.", "empty_message")
+    return text.strip() if text is not None else ""
+
+
+def _clearly(text: str, language: str) -> bool:
+    return len(text.split()) >= 3  # one or two words ("ok", "danke") do not switch the conversation's language
+
+
+async def _button_title(session: AsyncSession, conversation_id: str, payload: str, language: str) -> str:
+    """The title of the button with this payload among the recent messages; unknown payloads are refused.
+
+    "Talk to a person" is always allowed: the widget and the hub's own notices offer it at any time."""
+    recent = (
+        await session.scalars(
+            select(Message)
+            .where(Message.conversation_id == conversation_id, Message.sender.in_(("bot", "system")))
+            .order_by(Message.id.desc())
+            .limit(20)
+        )
+    ).all()
+    for message in recent:
+        for button in message.buttons or []:
+            if button.get("payload") == payload:
+                return button.get("title") or payload
+    if payload == REQUEST_HUMAN:
+        return catalogue_text("button_person", language)
+    raise Invalid("This button is not (or no longer) offered in this conversation.", "unknown_button")
+
+
+async def _ask_bot(hub: Hub, conversation: Conversation, text: str, payload: str | None) -> list[Message]:
+    """The bot answers; a handoff packet in its reply opens a ticket. If the bot is down, the customer is told."""
+    try:
+        reply = await hub.rasa.send(conversation.id, text, conversation.language)
+    except BotUnavailable as exc:
+        log.warning("bot unavailable for %s: %s", conversation.id, exc)
+        if payload == REQUEST_HUMAN:
+            return await _hub_handoff(hub, conversation)
+        return await _bot_unavailable(hub, conversation)
+    packet = next((m.packet for m in reply if m.packet is not None), None)
+    if packet is not None:
+        return await _bot_handoff(hub, conversation, reply, packet)
+    async with hub.sessions() as session, session.begin():
+        stored = [_store_bot(session, conversation, m) for m in reply]
+    await tickets.publish_messages(hub, conversation, stored)
+    return stored
+
+
+def _store_bot(session: AsyncSession, conversation: Conversation, message: BotMessage, extra: dict | None = None):
+    return add_message(
+        session, conversation.id, "bot", message.text, buttons=message.buttons, meta={**message.meta, **(extra or {})}
+    )
+
+
+async def _bot_unavailable(hub: Hub, conversation: Conversation) -> list[Message]:
+    person = {"title": catalogue_text("button_person", conversation.language), "payload": REQUEST_HUMAN}
+    async with hub.sessions() as session, session.begin():
+        notice = system_message(session, conversation, "bot_unavailable", buttons=[person])
+    await tickets.publish_messages(hub, conversation, [notice])
+    return [notice]
+
+
+async def _bot_handoff(hub: Hub, conversation: Conversation, reply: list[BotMessage], packet: dict) -> list[Message]:
+    """The bot handed over: store its messages, open a ticket from the packet, tell the customer how long."""
+    problems = packet_errors(packet)
+    if packet.get("conversation_id") != conversation.id:
+        problems.append("conversation_id does not match the conversation")
+    if problems:
+        log.error("invalid handoff packet for %s: %s", conversation.id, "; ".join(problems))
+    reason = packet.get("reason") if packet.get("reason") in BOT_REASONS else "customer_request"
+    priority = packet.get("priority") if packet.get("priority") in tickets.PRIORITY_RANK else "normal"
+    device = packet.get("device") if isinstance(packet.get("device"), dict) else {}
+    if packet.get("language") in SUPPORTED:
+        conversation.language = packet["language"]
+    async with hub.sessions() as session, session.begin():
+        session.add(conversation)
+        ticket = tickets.new_ticket(
+            session,
+            conversation,
+            reason=reason,
+            priority=priority,
+            category=device.get("category"),
+            summary=str(packet.get("summary") or ""),
+            packet=packet,
+            actor="bot",
+        )
+        await session.flush()
+        handoff = {"reason": reason, "priority": priority, "ticket_id": ticket.id}
+        stored = [_store_bot(session, conversation, m, {"handoff": handoff} if m.packet else None) for m in reply]
+        stored.append(await tickets.waiting_notice(session, hub, conversation, ticket))
+        if problems:
+            ticket.bot_context = {"problems": problems}
+    await _announce(hub, conversation, ticket, stored)
+    await _attach_bot_context(hub, ticket, problems)
+    return stored
+
+
+async def _hub_handoff(hub: Hub, conversation: Conversation) -> list[Message]:
+    """The bot is down and the customer wants a person: the hub opens the ticket itself."""
+    async with hub.sessions() as session, session.begin():
+        session.add(conversation)
+        first = await session.scalar(
+            select(Message.text)
+            .where(
+                Message.conversation_id == conversation.id, Message.sender == "customer", ~Message.text.startswith("/")
+            )
+            .order_by(Message.id)
+            .limit(1)
+        )
+        ticket = tickets.new_ticket(
+            session,
+            conversation,
+            reason="bot_unavailable",
+            priority="normal",
+            category=None,
+            summary=summarize(first or "-"),
+            packet=None,
+            actor="system",
+        )
+        await session.flush()
+        notice = await tickets.waiting_notice(session, hub, conversation, ticket)
+        notice.meta = {
+            **notice.meta,
+            "handoff": {"reason": "bot_unavailable", "priority": "normal", "ticket_id": ticket.id},
+        }
+    await _announce(hub, conversation, ticket, [notice])
+    return [notice]
+
+
+async def _announce(hub: Hub, conversation: Conversation, ticket, stored: list[Message]) -> None:
+    await tickets.publish_messages(hub, conversation, stored)
+    await tickets.announce_ticket(hub, ticket)
+    await tickets.publish_state(hub, conversation)
+
+
+async def _attach_bot_context(hub: Hub, ticket, problems: list[str]) -> None:
+    """Intent and confidence of every customer turn and the slots, from Rasa's tracker, onto the ticket."""
+    try:
+        context = bot_context(await hub.rasa.tracker(ticket.conversation_id))
+    except BotUnavailable as exc:
+        log.warning("no bot context for ticket %s: %s", ticket.id, exc)
+        return
+    article_id = (ticket.packet or {}).get("article_id")
+    if article_id:
+        article = await hub.in_thread(hub.knowledge_base.article, article_id, ticket.language)
+        if article is not None:
+            context["article_title"] = article.title
+    if problems:
+        context["problems"] = problems
+    async with hub.sessions() as session, session.begin():
+        stored = await session.get(type(ticket), ticket.id)
+        stored.bot_context = context
+
+
+# -- contact details and rating ------------------------------------------------------------------------------
+async def save_email(hub: Hub, conversation: Conversation, email: str) -> dict:
+    email = email.strip()
+    if len(email) > 254 or not _looks_like_email(email):
+        raise Invalid("Please enter a valid e-mail address (name@example.com).", "invalid_email")
+    async with hub.sessions() as session, session.begin():
+        conversation = await session.get(Conversation, conversation.id)
+        conversation.email = email
+        notice = system_message(session, conversation, "email_saved", email=email)
+    await tickets.publish_messages(hub, conversation, [notice], await _ticket_id(hub, conversation))
+    return {"email": email}
+
+
+def _looks_like_email(value: str) -> bool:
+    local, _, domain = value.partition("@")
+    return bool(local) and "." in domain and " " not in value and not domain.startswith(".") and "@" not in domain
+
+
+async def _ticket_id(hub: Hub, conversation: Conversation) -> int | None:
+    async with hub.sessions() as session:
+        ticket = await tickets.open_ticket_of(session, conversation.id)
+    return ticket.id if ticket else None
+
+
+async def rate(hub: Hub, conversation: Conversation, score: int, comment: str | None) -> dict:
+    """The customer's rating; it counts for the agent if a person helped, otherwise for the bot."""
+    if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
+        raise Invalid("score must be a whole number from 1 to 5.", "invalid_score")
+    if comment is not None and len(comment) > hub.settings.max_message_chars:
+        raise TooLarge(f"The comment is longer than {hub.settings.max_message_chars} characters.", "comment_too_large")
+    async with hub.sessions() as session, session.begin():
+        conversation = await session.get(Conversation, conversation.id)
+        if conversation.rating is not None:
+            raise Conflict("This conversation was already rated.", "already_rated")
+        had_agent = await session.scalar(
+            select(Transition.id)
+            .where(Transition.conversation_id == conversation.id, Transition.to_state == "agent")
+            .limit(1)
+        )
+        conversation.rating, conversation.rating_comment = score, (comment or "").strip() or None
+        conversation.rated_after = "agent" if had_agent else "bot"
+        notice = system_message(session, conversation, "rating_saved")
+    await tickets.publish_messages(hub, conversation, [notice])
+    return {"score": score}

@@ -1,0 +1,78 @@
+"""Live events to connected WebSockets: per conversation (customers) and per agent (the console).
+
+In-process: one hub instance serves a conversation's sockets. (Several hub instances would put a Redis
+pub/sub channel behind `publish`; the interface stays the same.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+
+class Events:
+    """Who is listening, and delivery of JSON events to them."""
+
+    def __init__(self) -> None:
+        self._conversations: dict[str, set[web.WebSocketResponse]] = defaultdict(set)
+        self._agents: dict[int, set[web.WebSocketResponse]] = defaultdict(set)
+
+    # -- subscriptions -------------------------------------------------------------------------------
+    def join_conversation(self, conversation_id: str, socket: web.WebSocketResponse) -> None:
+        self._conversations[conversation_id].add(socket)
+
+    def leave_conversation(self, conversation_id: str, socket: web.WebSocketResponse) -> None:
+        sockets = self._conversations.get(conversation_id)
+        if sockets is not None:
+            sockets.discard(socket)
+            if not sockets:
+                del self._conversations[conversation_id]
+
+    def join_agent(self, agent_id: int, socket: web.WebSocketResponse) -> None:
+        self._agents[agent_id].add(socket)
+
+    def leave_agent(self, agent_id: int, socket: web.WebSocketResponse) -> int:
+        """Forget the socket; returns how many sockets the agent still has open."""
+        sockets = self._agents.get(agent_id)
+        if sockets is None:
+            return 0
+        sockets.discard(socket)
+        if not sockets:
+            del self._agents[agent_id]
+            return 0
+        return len(sockets)
+
+    def connected_agents(self) -> set[int]:
+        return set(self._agents)
+
+    def watched_conversations(self) -> set[str]:
+        return set(self._conversations)
+
+    def all_sockets(self) -> list[web.WebSocketResponse]:
+        return [s for group in (*self._conversations.values(), *self._agents.values()) for s in group]
+
+    # -- delivery --------------------------------------------------------------------------------------
+    async def to_conversation(self, conversation_id: str, event: dict) -> None:
+        await _send(self._conversations.get(conversation_id, ()), event)
+
+    async def to_agent(self, agent_id: int, event: dict) -> None:
+        await _send(self._agents.get(agent_id, ()), event)
+
+    async def to_agents(self, agent_ids: Iterable[int], event: dict) -> None:
+        await _send([s for a in agent_ids for s in self._agents.get(a, ())], event)
+
+
+async def _send(sockets: Iterable[web.WebSocketResponse], event: dict) -> None:
+    targets = [s for s in list(sockets) if not s.closed]
+    if not targets:
+        return
+    results = await asyncio.gather(*(s.send_json(event) for s in targets), return_exceptions=True)
+    for result in results:
+        if isinstance(result, Exception):
+            log.debug("dropping an event for a closing socket: %s", result)

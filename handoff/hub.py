@@ -1,0 +1,61 @@
+"""The hub's shared resources, handed to every service function (built once per app in `create_app`)."""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from limits import parse
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from bot.kb.service import KnowledgeBase
+from bot.settings import Settings
+from handoff.availability import OpeningHours
+from handoff.errors import RateLimited
+from handoff.events import Events
+from handoff.rasa import RasaClient
+
+
+@dataclass
+class Hub:
+    """Settings, database sessions, live events, the bot client, opening hours and rate limits."""
+
+    settings: Settings
+    sessions: async_sessionmaker
+    events: Events
+    rasa: RasaClient
+    hours: OpeningHours
+    knowledge_base: KnowledgeBase
+    limiter: MovingWindowRateLimiter = field(default_factory=lambda: MovingWindowRateLimiter(MemoryStorage()))
+    grace_tasks: dict[int, asyncio.Task] = field(default_factory=dict)
+    _locks: weakref.WeakValueDictionary = field(default_factory=weakref.WeakValueDictionary)
+
+    def lock(self, conversation_id: str) -> asyncio.Lock:
+        """One customer message at a time per conversation (in this process)."""
+        lock = self._locks.get(conversation_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[conversation_id] = lock
+        return lock
+
+    async def in_thread(self, function, *args):
+        """Run blocking work (knowledge-base search, password hashing) off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(None, function, *args)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def is_open(self) -> bool:
+        return self.hours.is_open(self.now())
+
+    async def limit(self, rule: str, key: str, what: str) -> None:
+        """Raise RateLimited when `key` exceeded `rule` (e.g. '20/10 seconds')."""
+        item = parse(rule)
+        if not await self.limiter.hit(item, key):
+            stats = await self.limiter.get_window_stats(item, key)
+            retry = max(1, int(stats.reset_time - self.now().timestamp()) + 1)
+            raise RateLimited(f"Too many {what}. Please wait {retry} s and try again.", retry_after=retry)

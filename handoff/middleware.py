@@ -1,0 +1,107 @@
+"""The one error boundary (every error as JSON), security headers, and CORS for the embeddable widget."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from aiohttp import web
+
+from handoff.errors import HubError, Invalid, RateLimited
+from handoff.keys import SETTINGS
+
+log = logging.getLogger(__name__)
+
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+)
+CUSTOMER_API = "/api/v1/conversations"
+
+
+def error_body(code: str, message: str) -> dict:
+    return {"error": {"code": code, "message": message}}
+
+
+@web.middleware
+async def errors(request: web.Request, handler):
+    """Domain errors and HTTP errors become {"error": {"code", "message"}}; nobody ever sees a traceback."""
+    try:
+        return await handler(request)
+    except HubError as exc:
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        return web.json_response(error_body(exc.code, exc.message), status=exc.status, headers=headers)
+    except web.HTTPRequestEntityTooLarge as exc:
+        return web.json_response(
+            error_body("too_large", f"The request body is larger than {exc.max_size} bytes."), status=413
+        )
+    except web.HTTPException as exc:
+        if exc.status < 400 or not request.path.startswith("/api/"):
+            raise
+        return web.json_response(error_body(_code(exc), exc.reason), status=exc.status, headers=_keep(exc))
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return web.json_response(error_body("internal", "Something went wrong on our side. Please try again."), 500)
+
+
+def _code(exc: web.HTTPException) -> str:
+    return exc.reason.lower().replace(" ", "_")
+
+
+def _keep(exc: web.HTTPException) -> dict:
+    return {k: v for k, v in exc.headers.items() if k in ("Allow",)}
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler):
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    if response.content_type == "text/html":
+        response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
+
+
+def allowed_origin(request: web.Request, origin: str | None) -> bool:
+    """The hub's own origin, or one of WIDGET_ORIGINS ('*' = any)."""
+    if origin is None:
+        return True  # not a browser: browsers always send Origin on cross-site and WebSocket requests
+    own = f"{request.scheme}://{request.host}"
+    allowed = {o.strip().rstrip("/") for o in request.app[SETTINGS].widget_origins.split(",") if o.strip()}
+    return origin == own or "*" in allowed or origin in allowed
+
+
+@web.middleware
+async def widget_cors(request: web.Request, handler):
+    """The customer API may be called from the pages that embed the widget (token auth, no cookies)."""
+    origin = request.headers.get("Origin")
+    if not request.path.startswith(CUSTOMER_API) or origin is None:
+        return await handler(request)
+    if not allowed_origin(request, origin):
+        return web.json_response(error_body("origin_not_allowed", f"Origin {origin} may not use this API."), 403)
+    if request.method == "OPTIONS":
+        response = web.Response(status=204)
+    else:
+        response = await handler(request)
+    response.headers.update(
+        {
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+            "Access-Control-Allow-Headers": "Authorization, Content-Type",
+            "Access-Control-Max-Age": "600",
+            "Vary": "Origin",
+        }
+    )
+    return response
+
+
+async def json_body(request: web.Request) -> object:
+    """The request's JSON body (empty body = None); a clear 400 for anything that is not JSON."""
+    raw = await request.read()
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Invalid(f"The body is not valid JSON: {exc}", "invalid_json") from exc

@@ -1,0 +1,457 @@
+"""Handoff tickets: opening one, the agents' queue, claiming, and everything an agent does with a chat."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.messages import text as catalogue_text
+from handoff import serialize
+from handoff.errors import Conflict, Forbidden, Invalid, NotFound
+from handoff.hub import Hub
+from handoff.models import Agent, Conversation, Message, Note, Ticket, Transition
+from handoff.queue import PRIORITY_RANK, covers, queue_order, snapshot
+from handoff.transcript import add_message, move, system_message
+
+log = logging.getLogger(__name__)
+ESCALATION_GROUPS = ("repair", "engineering", "warranty")
+
+
+# -- opening a ticket (inside the caller's transaction) -----------------------------------------------------
+def new_ticket(
+    session: AsyncSession,
+    conversation: Conversation,
+    *,
+    reason: str,
+    priority: str,
+    category: str | None,
+    summary: str,
+    packet: dict | None,
+    actor: str,
+) -> Ticket:
+    """Queue the conversation for second level."""
+    ticket = Ticket(
+        conversation_id=conversation.id,
+        status="queued",
+        reason=reason,
+        priority=priority,
+        priority_rank=PRIORITY_RANK[priority],
+        category=category,
+        language=conversation.language,
+        summary=summary[:300],
+        packet=packet,
+        bot_context={},
+        kb_candidate=False,
+    )
+    session.add(ticket)
+    move(session, conversation, "queued", actor, f"handoff: {reason}")
+    return ticket
+
+
+async def waiting_notice(session: AsyncSession, hub: Hub, conversation: Conversation, ticket: Ticket) -> Message:
+    """Tell the customer honestly what happens now: queued, nobody online, or outside opening hours."""
+    await session.flush()
+    info = (await queue_snapshot(session, hub)).info(ticket)
+    if not info["open"]:
+        return system_message(session, conversation, "closed_hours")
+    if info["agents_online"] == 0:
+        return system_message(session, conversation, "no_agent")
+    return system_message(session, conversation, "queued")
+
+
+async def queue_snapshot(session: AsyncSession, hub: Hub):
+    return await snapshot(session, hub.is_open(), hub.settings.default_handle_time_s)
+
+
+async def open_ticket_of(session: AsyncSession, conversation_id: str) -> Ticket | None:
+    """The conversation's ticket that is still with second level (queued or assigned)."""
+    return await session.scalar(
+        select(Ticket)
+        .where(Ticket.conversation_id == conversation_id, Ticket.status.in_(("queued", "assigned")))
+        .order_by(Ticket.id.desc())
+        .limit(1)
+    )
+
+
+async def queue_info(session: AsyncSession, hub: Hub, conversation: Conversation) -> dict | None:
+    if conversation.state != "queued":
+        return None
+    ticket = await open_ticket_of(session, conversation.id)
+    if ticket is None:
+        return None
+    return (await queue_snapshot(session, hub)).info(ticket)
+
+
+# -- live updates ------------------------------------------------------------------------------------------
+async def announce_ticket(hub: Hub, ticket: Ticket) -> None:
+    """A ticket entered the queue: every connected agent who covers it sees it at once."""
+    async with hub.sessions() as session:
+        agents = (await session.scalars(select(Agent).where(Agent.id.in_(hub.events.connected_agents())))).all()
+        email = await session.scalar(select(Conversation.email).where(Conversation.id == ticket.conversation_id))
+    event = {"type": "ticket_queued", "ticket": serialize.ticket(ticket, email=email), "sent_at": _epoch()}
+    await hub.events.to_agents([a.id for a in agents if covers(a, ticket)], event)
+    await refresh_waiting(hub)
+
+
+async def refresh_waiting(hub: Hub) -> None:
+    """Send every waiting customer who is connected their current place in line and wait estimate."""
+    watched = hub.events.watched_conversations()
+    if not watched:
+        return
+    async with hub.sessions() as session:
+        snap = await queue_snapshot(session, hub)
+        tickets = [t for t in snap.queued if t.conversation_id in watched]
+        for ticket in tickets:
+            await hub.events.to_conversation(
+                ticket.conversation_id,
+                {"type": "state", "state": "queued", "queue": snap.info(ticket), "agent": None},
+            )
+
+
+async def publish_messages(hub: Hub, conversation: Conversation, messages: list[Message], ticket_id=None) -> None:
+    """New messages to the customer's sockets and, while a person owns the chat, to that person."""
+    for message in messages:
+        data = serialize.message(message)
+        await hub.events.to_conversation(conversation.id, {"type": "message", "message": data})
+        if conversation.agent_id is not None and ticket_id is not None:
+            await hub.events.to_agent(
+                conversation.agent_id,
+                {"type": "message", "ticket_id": ticket_id, "conversation_id": conversation.id, "message": data},
+            )
+
+
+async def publish_state(hub: Hub, conversation: Conversation, agent: Agent | None = None) -> None:
+    async with hub.sessions() as session:
+        queue = await queue_info(session, hub, conversation)
+    await hub.events.to_conversation(
+        conversation.id,
+        {
+            "type": "state",
+            "state": conversation.state,
+            "queue": queue,
+            "agent": {"display_name": agent.display_name} if agent else None,
+        },
+    )
+
+
+def _epoch() -> float:
+    return datetime.now(UTC).timestamp()
+
+
+# -- what an agent sees -------------------------------------------------------------------------------------
+async def open_chat_count(session: AsyncSession, agent_id: int) -> int:
+    return await session.scalar(
+        select(func.count()).select_from(Ticket).where(Ticket.agent_id == agent_id, Ticket.status == "assigned")
+    )
+
+
+async def list_queue(hub: Hub, agent: Agent) -> list[dict]:
+    async with hub.sessions() as session:
+        tickets = (await session.scalars(select(Ticket).where(Ticket.status == "queued"))).all()
+        emails = await _emails(session, [t.conversation_id for t in tickets])
+    mine = sorted((t for t in tickets if covers(agent, t) or agent.role == "admin"), key=queue_order)
+    return [serialize.ticket(t, email=emails.get(t.conversation_id)) for t in mine]
+
+
+async def list_chats(hub: Hub, agent: Agent) -> list[dict]:
+    async with hub.sessions() as session:
+        tickets = (
+            await session.scalars(
+                select(Ticket).where(Ticket.agent_id == agent.id, Ticket.status == "assigned").order_by(Ticket.id)
+            )
+        ).all()
+        emails = await _emails(session, [t.conversation_id for t in tickets])
+    return [serialize.ticket(t, agent, emails.get(t.conversation_id)) for t in tickets]
+
+
+async def _emails(session: AsyncSession, conversation_ids: list[str]) -> dict[str, str | None]:
+    if not conversation_ids:
+        return {}
+    rows = await session.execute(
+        select(Conversation.id, Conversation.email).where(Conversation.id.in_(conversation_ids))
+    )
+    return dict(rows.all())
+
+
+async def ticket_detail(hub: Hub, agent: Agent, ticket_id: int) -> dict:
+    """Everything about a ticket: transcript, the bot's context, notes, and the history of owners."""
+    async with hub.sessions() as session:
+        ticket = await _get_ticket(session, ticket_id)
+        if not (covers(agent, ticket) or agent.role == "admin" or ticket.agent_id == agent.id):
+            raise Forbidden("This ticket is outside your skills.")
+        conversation = await session.get(Conversation, ticket.conversation_id)
+        assigned = await session.get(Agent, ticket.agent_id) if ticket.agent_id else None
+        messages = (
+            await session.scalars(
+                select(Message).where(Message.conversation_id == conversation.id).order_by(Message.id)
+            )
+        ).all()
+        notes = (await session.scalars(select(Note).where(Note.ticket_id == ticket.id).order_by(Note.id))).all()
+        authors = {a.id: a for a in (await session.scalars(select(Agent))).all()}
+        history = (
+            await session.scalars(
+                select(Transition).where(Transition.conversation_id == conversation.id).order_by(Transition.id)
+            )
+        ).all()
+    packet = ticket.packet or {}
+    context = ticket.bot_context or {}
+    article_id = packet.get("article_id")
+    return {
+        "ticket": serialize.ticket(ticket, assigned, conversation.email),
+        "transcript": [serialize.message(m) for m in messages],
+        "context": {
+            "packet": ticket.packet,
+            "device": packet.get("device") or {"category": ticket.category, "brand": None, "model": None},
+            "article": {"id": article_id, "title": context.get("article_title") or article_id} if article_id else None,
+            "steps_tried": packet.get("steps_tried") or [],
+            "turns": context.get("turns", []),
+            "slots": context.get("slots", {}),
+            "reason": ticket.reason,
+            "priority": ticket.priority,
+            "language": ticket.language,
+            "problems": context.get("problems", []),
+        },
+        "notes": [serialize.note(n, authors.get(n.agent_id)) for n in notes],
+        "history": [serialize.transition(t) for t in history],
+    }
+
+
+async def _get_ticket(session: AsyncSession, ticket_id: int) -> Ticket:
+    ticket = await session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise NotFound(f"There is no ticket {ticket_id}.")
+    return ticket
+
+
+# -- claiming ------------------------------------------------------------------------------------------------
+async def claim(hub: Hub, agent: Agent, ticket_id: int) -> dict:
+    """Take a queued ticket. Atomic: of several agents claiming at once exactly one wins, the others get 409."""
+    async with hub.sessions() as session, session.begin():
+        ticket = await _get_ticket(session, ticket_id)
+        if not (covers(agent, ticket) or agent.role == "admin"):
+            raise Forbidden("This ticket is outside your skills.")
+        if await open_chat_count(session, agent.id) >= agent.capacity:
+            raise Conflict(
+                f"You already have {agent.capacity} open chats (your limit). Close one first.", "capacity_reached"
+            )
+        now = hub.now()
+        result = await session.execute(
+            update(Ticket)
+            .where(Ticket.id == ticket_id, Ticket.status == "queued")
+            .values(status="assigned", agent_id=agent.id, claimed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            raise Conflict("Another agent already took this ticket.", "already_claimed")
+        await session.refresh(ticket)
+        conversation = await session.get(Conversation, ticket.conversation_id, with_for_update=True)
+        move(session, conversation, "agent", f"agent:{agent.username}", "claimed from the queue")
+        conversation.agent_id = agent.id
+        joined = system_message(session, conversation, "agent_joined", name=agent.display_name)
+    await _after_assignment(hub, agent, ticket, conversation, [joined])
+    return serialize.ticket(ticket, agent, conversation.email)
+
+
+async def _after_assignment(hub, agent, ticket, conversation, messages) -> None:
+    summary = serialize.ticket(ticket, agent, conversation.email)
+    await hub.events.to_agents(hub.events.connected_agents(), {"type": "ticket_taken", "ticket_id": ticket.id})
+    await hub.events.to_agent(agent.id, {"type": "chat_assigned", "ticket": summary})
+    await publish_messages(hub, conversation, messages, ticket.id)
+    await publish_state(hub, conversation, agent)
+    await refresh_waiting(hub)
+
+
+# -- working a chat -----------------------------------------------------------------------------------------
+async def _owned(session: AsyncSession, agent: Agent, ticket_id: int) -> tuple[Ticket, Conversation]:
+    ticket = await _get_ticket(session, ticket_id)
+    if ticket.status != "assigned" or ticket.agent_id != agent.id:
+        raise Conflict("This chat is not assigned to you (any more).", "not_your_chat")
+    conversation = await session.get(Conversation, ticket.conversation_id)
+    return ticket, conversation
+
+
+async def agent_message(
+    hub: Hub,
+    agent: Agent,
+    ticket_id: int,
+    text: str,
+    *,
+    meta: dict | None = None,
+    client_id: str | None = None,
+) -> dict:
+    """The agent writes to the customer (stored first, then relayed)."""
+    text = text.strip()
+    if not text:
+        raise Invalid("The message is empty.", "empty_message")
+    async with hub.sessions() as session, session.begin():
+        ticket, conversation = await _owned(session, agent, ticket_id)
+        if client_id:
+            existing = await session.scalar(
+                select(Message).where(Message.conversation_id == conversation.id, Message.client_id == client_id)
+            )
+            if existing is not None:
+                return serialize.message(existing)
+        message = add_message(
+            session,
+            conversation.id,
+            "agent",
+            text,
+            meta={**(meta or {}), "agent": {"display_name": agent.display_name}},
+            agent_id=agent.id,
+            client_id=client_id,
+        )
+        if ticket.first_agent_reply_at is None:
+            ticket.first_agent_reply_at = hub.now()
+    await publish_messages(hub, conversation, [message], ticket.id)
+    return serialize.message(message)
+
+
+async def step_message(hub: Hub, agent: Agent, ticket_id: int, article_id: str, step: int) -> dict:
+    """Send one step of a knowledge-base article, in the conversation's language."""
+    async with hub.sessions() as session:
+        _ticket, conversation = await _owned(session, agent, ticket_id)
+    article = await hub.in_thread(hub.knowledge_base.article, article_id, conversation.language)
+    if article is None:
+        raise NotFound(f"There is no article {article_id}.")
+    steps = {s.position: s for s in article.steps}
+    if step not in steps:
+        raise Invalid(f"Article {article_id} has no step {step}.", "unknown_step")
+    chosen = steps[step]
+    text = catalogue_text(
+        "step", conversation.language, number=step, total=len(steps), instruction=chosen.instruction, check=chosen.check
+    )
+    return await agent_message(hub, agent, ticket_id, text, meta={"kb_article": article_id, "step": step})
+
+
+async def add_note(hub: Hub, agent: Agent, ticket_id: int, text: str) -> dict:
+    text = text.strip()
+    if not text:
+        raise Invalid("The note is empty.", "empty_note")
+    async with hub.sessions() as session, session.begin():
+        await _get_ticket(session, ticket_id)
+        note = Note(ticket_id=ticket_id, agent_id=agent.id, text=text)
+        session.add(note)
+    return serialize.note(note, agent)
+
+
+async def resolve(hub: Hub, agent: Agent, ticket_id: int, note: str, kb_candidate: bool) -> dict:
+    """Solved: the note is kept (and marked for the knowledge base if asked); the customer is asked to rate."""
+    if not note.strip():
+        raise Invalid("Write a resolution note: what solved the problem.", "note_required")
+    async with hub.sessions() as session, session.begin():
+        ticket, conversation = await _owned(session, agent, ticket_id)
+        ticket.status, ticket.closed_at = "resolved", hub.now()
+        ticket.resolution_note, ticket.kb_candidate = note.strip(), bool(kb_candidate)
+        move(session, conversation, "closed", f"agent:{agent.username}", "resolved")
+        messages = [
+            system_message(session, conversation, "resolved", name=agent.display_name),
+            system_message(session, conversation, "rating_request"),
+        ]
+    return await _after_close(hub, agent, ticket, conversation, messages)
+
+
+async def escalate(hub: Hub, agent: Agent, ticket_id: int, group: str, note: str) -> dict:
+    """Hand the case to third level; the customer is told who takes it and how they will hear back."""
+    if group not in ESCALATION_GROUPS:
+        raise Invalid(f"Unknown group {group!r}; choose one of {', '.join(ESCALATION_GROUPS)}.", "unknown_group")
+    if not note.strip():
+        raise Invalid("Write a note for third level: what they need to know.", "note_required")
+    async with hub.sessions() as session, session.begin():
+        ticket, conversation = await _owned(session, agent, ticket_id)
+        ticket.status, ticket.closed_at = "escalated", hub.now()
+        ticket.escalation_group, ticket.escalation_note = group, note.strip()
+        move(session, conversation, "closed", f"agent:{agent.username}", f"escalated to {group}")
+        group_name = catalogue_text(f"hub_group_{group}", conversation.language)
+        messages = [system_message(session, conversation, "escalated", name=agent.display_name, group=group_name)]
+    return await _after_close(hub, agent, ticket, conversation, messages)
+
+
+async def return_to_bot(hub: Hub, agent: Agent, ticket_id: int, note: str | None = None) -> dict:
+    """The bot takes over again and continues with the conversation's context (slots kept)."""
+    async with hub.sessions() as session, session.begin():
+        ticket, conversation = await _owned(session, agent, ticket_id)
+        ticket.status, ticket.closed_at = "returned", hub.now()
+        if note and note.strip():
+            session.add(Note(ticket_id=ticket.id, agent_id=agent.id, text=note.strip()))
+        move(session, conversation, "bot", f"agent:{agent.username}", "returned to the bot")
+        conversation.agent_id = None
+        messages = [system_message(session, conversation, "returned_to_bot")]
+    try:
+        await hub.rasa.set_slots(conversation.id, {"handed_off": False})
+    except Exception as exc:  # the bot still answers; only the informational slot stays stale
+        log.warning("could not reset handed_off for %s: %s", conversation.id, exc)
+    return await _after_close(hub, agent, ticket, conversation, messages)
+
+
+async def _after_close(hub, agent, ticket, conversation, messages) -> dict:
+    await hub.events.to_agent(agent.id, {"type": "chat_closed", "ticket_id": ticket.id, "status": ticket.status})
+    await publish_messages(hub, conversation, messages)
+    await publish_state(hub, conversation)
+    await refresh_waiting(hub)
+    return serialize.ticket(ticket, agent, conversation.email)
+
+
+async def transfer(hub: Hub, agent: Agent, ticket_id: int, to_agent_id: int | None) -> dict:
+    """To another agent (who covers the ticket and is online), or back to the queue (priority and queue time kept)."""
+    if to_agent_id is None:
+        async with hub.sessions() as session, session.begin():
+            ticket, conversation = await _owned(session, agent, ticket_id)
+            messages = _requeue(session, ticket, conversation, agent, "requeued", f"agent:{agent.username}")
+        await hub.events.to_agent(agent.id, {"type": "chat_closed", "ticket_id": ticket.id, "status": "queued"})
+        await publish_messages(hub, conversation, messages)
+        await publish_state(hub, conversation)
+        await announce_ticket(hub, ticket)
+        return serialize.ticket(ticket, None, conversation.email)
+    async with hub.sessions() as session, session.begin():
+        ticket, conversation = await _owned(session, agent, ticket_id)
+        target = await session.get(Agent, to_agent_id)
+        if target is None:
+            raise NotFound(f"There is no agent {to_agent_id}.")
+        if target.id == agent.id:
+            raise Invalid("This chat is already yours.", "same_agent")
+        if target.presence != "online":
+            raise Conflict(f"{target.display_name} is not online.", "agent_not_online")
+        if not (covers(target, ticket) or target.role == "admin"):
+            raise Conflict(f"{target.display_name} does not cover this ticket's device or language.", "not_covered")
+        ticket.agent_id = target.id
+        conversation.agent_id = target.id
+        move(session, conversation, "agent", f"agent:{agent.username}", f"transferred to {target.username}")
+        messages = [system_message(session, conversation, "agent_joined", name=target.display_name)]
+    await hub.events.to_agent(agent.id, {"type": "chat_closed", "ticket_id": ticket.id, "status": "transferred"})
+    await hub.events.to_agent(target.id, {"type": "chat_assigned", "ticket": serialize.ticket(ticket, target)})
+    await publish_messages(hub, conversation, messages, ticket.id)
+    await publish_state(hub, conversation, target)
+    return serialize.ticket(ticket, target, conversation.email)
+
+
+def _requeue(session, ticket: Ticket, conversation: Conversation, agent: Agent, kind: str, actor: str) -> list:
+    ticket.status, ticket.agent_id, ticket.claimed_at = "queued", None, None
+    conversation.agent_id = None
+    move(session, conversation, "queued", actor, "agent disconnected" if kind == "agent_left" else "back to the queue")
+    return [system_message(session, conversation, kind, name=agent.display_name)]
+
+
+async def requeue_all(hub: Hub, agent_id: int) -> int:
+    """The agent is gone (disconnected past the grace period): their chats go back to the queue."""
+    async with hub.sessions() as session, session.begin():
+        agent = await session.get(Agent, agent_id)
+        if agent is None:
+            return 0
+        agent.presence = "offline"
+        tickets = (
+            await session.scalars(select(Ticket).where(Ticket.agent_id == agent_id, Ticket.status == "assigned"))
+        ).all()
+        moved = []
+        for ticket in tickets:
+            conversation = await session.get(Conversation, ticket.conversation_id)
+            moved.append((ticket, conversation, _requeue(session, ticket, conversation, agent, "agent_left", "system")))
+    for ticket, conversation, messages in moved:
+        await publish_messages(hub, conversation, messages)
+        await publish_state(hub, conversation)
+        await announce_ticket(hub, ticket)
+    if moved:
+        log.info("agent %s disconnected: %d chats back in the queue", agent.username, len(moved))
+    return len(moved)

@@ -1,0 +1,1 @@
+"""HTTP and WebSocket views: thin handlers over the services in handoff/."""

@@ -1,0 +1,159 @@
+"""The two WebSockets: a customer's conversation, and an agent's console (queue, chats, live relay)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from aiohttp import WSMsgType, web
+
+from handoff import agents, conversations, tickets
+from handoff.errors import HubError, Invalid, TooLarge
+from handoff.hub import Hub
+from handoff.keys import HUB
+from handoff.middleware import allowed_origin
+from handoff.views.agent import COOKIE
+from handoff.views.customer import bearer
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+MAX_FRAME = 16 * 1024
+
+
+def _check_origin(request: web.Request, agent_side: bool) -> None:
+    """Browsers send Origin on WebSockets: the console only from the hub's own pages, the widget from allowed sites."""
+    origin = request.headers.get("Origin")
+    own = f"{request.scheme}://{request.host}"
+    ok = origin in (None, own) if agent_side else allowed_origin(request, origin)
+    if not ok:
+        raise web.HTTPForbidden(reason=f"WebSocket origin {origin} is not allowed")
+
+
+async def _frames(socket: web.WebSocketResponse):
+    """JSON objects from the socket; malformed frames get an error event and are skipped."""
+    async for frame in socket:
+        if frame.type != WSMsgType.TEXT:
+            continue
+        try:
+            data = json.loads(frame.data)
+            if not isinstance(data, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            await socket.send_json(
+                {"type": "error", "error": {"code": "invalid_json", "message": "Send JSON objects."}}
+            )
+            continue
+        yield data
+
+
+async def _reply_error(socket: web.WebSocketResponse, exc: HubError, client_id: str | None) -> None:
+    await socket.send_json(
+        {"type": "error", "client_id": client_id, "error": {"code": exc.code, "message": exc.message}}
+    )
+
+
+@routes.get("/api/v1/conversations/{conversation_id}/ws")
+async def customer_socket(request: web.Request) -> web.WebSocketResponse:
+    hub = request.app[HUB]
+    _check_origin(request, agent_side=False)
+    conversation = await conversations.authenticate(
+        hub, request.match_info["conversation_id"], request.query.get("token") or bearer(request)
+    )
+    socket = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME)
+    await socket.prepare(request)
+    hub.events.join_conversation(conversation.id, socket)
+    try:
+        async for data in _frames(socket):
+            kind = data.get("type")
+            if kind == "typing":
+                await _customer_typing(hub, conversation.id, bool(data.get("typing")))
+            elif kind == "message":
+                client_id = data.get("client_id")
+                try:
+                    await hub.limit(
+                        f"{hub.settings.rate_messages_per_10s}/10 seconds", f"msg:{conversation.id}", "messages"
+                    )
+                    result = await conversations.post(hub, conversation, text=data.get("text"), client_id=client_id)
+                    await socket.send_json(
+                        {"type": "ack", "client_id": client_id, "message": result["customer_message"]}
+                    )
+                except HubError as exc:
+                    await _reply_error(socket, exc, client_id)
+    finally:
+        hub.events.leave_conversation(conversation.id, socket)
+    return socket
+
+
+async def _customer_typing(hub: Hub, conversation_id: str, typing: bool) -> None:
+    async with hub.sessions() as session:
+        ticket = await tickets.open_ticket_of(session, conversation_id)
+    if ticket is not None and ticket.agent_id is not None:
+        await hub.events.to_agent(ticket.agent_id, {"type": "typing", "ticket_id": ticket.id, "typing": typing})
+
+
+@routes.get("/api/v1/agent/ws")
+async def agent_socket(request: web.Request) -> web.WebSocketResponse:
+    hub = request.app[HUB]
+    _check_origin(request, agent_side=True)
+    agent, _ = await agents.session_agent(hub, request.query.get("token") or request.cookies.get(COOKIE))
+    socket = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME)
+    await socket.prepare(request)
+    hub.events.join_agent(agent.id, socket)
+    pending = hub.grace_tasks.pop(agent.id, None)
+    if pending is not None:
+        pending.cancel()
+    if agent.presence == "offline":
+        agent = await agents.set_presence(hub, agent, "online")
+        await tickets.refresh_waiting(hub)
+    try:
+        async for data in _frames(socket):
+            await _agent_frame(hub, agent, socket, data)
+    finally:
+        if hub.events.leave_agent(agent.id, socket) == 0:
+            schedule_requeue(hub, agent.id)
+    return socket
+
+
+async def _agent_frame(hub: Hub, agent, socket: web.WebSocketResponse, data: dict) -> None:
+    kind = data.get("type")
+    if kind == "ping":
+        await socket.send_json({"type": "pong"})
+    elif kind == "typing":
+        ticket_id = data.get("ticket_id")
+        async with hub.sessions() as session:
+            ticket = await session.get(tickets.Ticket, ticket_id) if isinstance(ticket_id, int) else None
+        if ticket is not None and ticket.agent_id == agent.id:
+            await hub.events.to_conversation(
+                ticket.conversation_id, {"type": "typing", "sender": "agent", "typing": bool(data.get("typing"))}
+            )
+    elif kind == "message":
+        client_id = data.get("client_id")
+        try:
+            text = data.get("text")
+            if not isinstance(text, str) or not isinstance(data.get("ticket_id"), int):
+                raise Invalid("A message needs ticket_id (number) and text (string).", "invalid_message")
+            if len(text) > hub.settings.max_message_chars:
+                raise TooLarge(f"At most {hub.settings.max_message_chars} characters per message.", "message_too_large")
+            message = await tickets.agent_message(hub, agent, data["ticket_id"], text, client_id=client_id)
+            await socket.send_json({"type": "ack", "client_id": client_id, "message": message})
+        except HubError as exc:
+            await _reply_error(socket, exc, client_id)
+
+
+def schedule_requeue(hub: Hub, agent_id: int, delay: float | None = None) -> None:
+    """After the grace period without a socket, the agent's chats go back to the queue."""
+
+    async def later() -> None:
+        try:
+            await asyncio.sleep(hub.settings.agent_grace_s if delay is None else delay)
+            if agent_id not in hub.events.connected_agents():
+                await tickets.requeue_all(hub, agent_id)
+        finally:
+            if hub.grace_tasks.get(agent_id) is asyncio.current_task():
+                del hub.grace_tasks[agent_id]
+
+    previous = hub.grace_tasks.pop(agent_id, None)
+    if previous is not None:
+        previous.cancel()
+    hub.grace_tasks[agent_id] = asyncio.create_task(later())
