@@ -16,7 +16,7 @@ from handoff.db import make_async_engine, make_sessions
 from handoff.events import Events
 from handoff.hub import Hub
 from handoff.keys import HUB, SETTINGS
-from handoff.middleware import errors, security_headers, widget_cors
+from handoff.middleware import MAX_BODY, errors, security_headers, widget_cors
 from handoff.models import Agent, Ticket
 from handoff.openapi import document
 from handoff.rasa import RasaClient
@@ -25,7 +25,6 @@ from handoff.views import agent, customer, sockets
 STATIC = Path(__file__).resolve().parent / "static"
 PAGES = {"/shop": "shop.html", "/console": "console.html"}
 ASSETS = ("widget.js", "widget.css", "shop.css", "console.js", "console.css")
-MAX_BODY = 16 * 1024
 log = logging.getLogger(__name__)
 
 

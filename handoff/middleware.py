@@ -17,6 +17,7 @@ PAGE_CSP = (
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
 )
 CUSTOMER_API = "/api/v1/conversations"
+MAX_BODY = 16 * 1024  # bytes of a request body; messages themselves are limited to MAX_MESSAGE_CHARS
 
 
 def error_body(code: str, message: str) -> dict:
@@ -31,17 +32,16 @@ async def errors(request: web.Request, handler):
     except HubError as exc:
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
         return web.json_response(error_body(exc.code, exc.message), status=exc.status, headers=headers)
-    except web.HTTPRequestEntityTooLarge as exc:
-        return web.json_response(
-            error_body("too_large", f"The request body is larger than {exc.max_size} bytes."), status=413
-        )
+    except web.HTTPRequestEntityTooLarge:
+        message = f"The request body is larger than {MAX_BODY} bytes."
+        return web.json_response(error_body("too_large", message), status=413)
     except web.HTTPException as exc:
         if exc.status < 400 or not request.path.startswith("/api/"):
             raise
         return web.json_response(error_body(_code(exc), exc.reason), status=exc.status, headers=_keep(exc))
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return web.json_response(error_body("internal", "Something went wrong on our side. Please try again."), 500)
+        return web.json_response(error_body("internal", "Something went wrong on our side. Please try again."), status=500)
 
 
 def _code(exc: web.HTTPException) -> str:

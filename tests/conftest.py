@@ -29,7 +29,7 @@ def _postgres_reason() -> str | None:
         return f"PostgreSQL not reachable at {POSTGRES_ADMIN}: {exc}".splitlines()[0]
 
 
-def _postgres_database() -> Iterator[str]:
+def postgres_database() -> Iterator[str]:
     reason = _postgres_reason()
     if reason:
         pytest.skip(reason)
@@ -53,7 +53,7 @@ def loaded_db_url(request, tmp_path_factory) -> Iterator[str]:
         _import(url)
         yield url
     else:
-        for url in _postgres_database():
+        for url in postgres_database():
             migrate(url)
             _import(url)
             yield url
@@ -97,7 +97,7 @@ def empty_session(empty_db_url) -> Iterator[Session]:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database (dropped afterwards)."""
-    yield from _postgres_database()
+    yield from postgres_database()
 
 
 def write_article(directory: Path, article_id: str = "phone-test-article", **overrides) -> Path:

@@ -40,7 +40,7 @@ const LANGUAGES = { de: "German", en: "English" };
 const SENDERS = { customer: "Customer", bot: "Bot", agent: "Agent", system: "System" };
 
 const STATUSES = {
-  queued: "Back in the queue",
+  queued: "Waiting in the queue",
   assigned: "Assigned",
   resolved: "Resolved",
   escalated: "Escalated",
@@ -146,6 +146,8 @@ function show(node, visible) {
 // Formatting
 
 const key = (id) => String(id);
+/** Ticket ids as the hub sent them (numbers) for WebSocket frames; maps key them as strings. */
+const wireId = (id) => (/^\d+$/.test(id) ? Number(id) : id);
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 
@@ -598,8 +600,12 @@ function onChatClosed(ticketId, status) {
   if (!state.chats.delete(id)) return;  // already gone, e.g. after our own resolve
   state.unread.delete(id);
   renderChats();
-  toast(`Chat ${id} closed: ${statusLabel(status)}.`);
-  if (id === state.openId) renderConversationMode(statusLabel(status));
+  toast(`Chat ${id} left your inbox: ${statusLabel(status).toLowerCase()}.`);
+  if (id === state.openId && state.detail) {
+    state.detail.ticket = { ...state.detail.ticket, status };
+    renderContext();
+    renderConversationMode(statusLabel(status).toLowerCase());
+  }
 }
 
 /** After one of our own actions (resolve, escalate, transfer, return): the chat leaves the inbox. */
@@ -685,6 +691,7 @@ function renderConversation() {
 function renderConversationHeader() {
   const ticket = currentTicket();
   $("conv-title").textContent = ticket.summary || `Ticket ${ticket.id}`;
+  $("conv-title").title = $("conv-title").textContent;
   $("conv-meta").replaceChildren(
     priorityBadge(ticket.priority),
     categoryTag(ticket.category),
@@ -702,7 +709,7 @@ function renderConversationMode(closedReason) {
   show($("composer-form"), mine);
   show($("claim-bar"), queued);
   show($("closed-bar"), !mine && !queued);
-  if (closedReason) $("closed-text").textContent = `This chat was closed: ${closedReason}. You can still read it.`;
+  if (closedReason) $("closed-text").textContent = `This chat left your inbox (${closedReason}). You can still read it.`;
   $("preview-claim").disabled = state.claiming.has(id);
   if (!mine) hideRemoteTyping();
   for (const button of document.querySelectorAll("[data-testid='kb-send-step']")) button.disabled = !mine;
@@ -848,7 +855,7 @@ function sendReply(event) {
 /** Over the socket (acknowledged by client_id) when it is open, else over HTTP. */
 function deliver(pending) {
   setPendingState(pending, "sending");
-  if (sendSocket({ type: "message", ticket_id: pending.ticketId, text: pending.text, client_id: pending.clientId })) {
+  if (sendSocket({ type: "message", ticket_id: wireId(pending.ticketId), text: pending.text, client_id: pending.clientId })) {
     pending.timer = setTimeout(() => setPendingState(pending, "failed"), ACK_TIMEOUT_MS);
     return;
   }
@@ -909,7 +916,7 @@ function onComposerInput() {
   const now = Date.now();
   const typing = state.myTyping;
   if (!typing || now - typing.sentAt > TYPING_RESEND_MS) {
-    sendSocket({ type: "typing", ticket_id: ticketId, typing: true });
+    sendSocket({ type: "typing", ticket_id: wireId(ticketId), typing: true });
     state.myTyping = { ticketId, sentAt: now, timer: typing?.timer };
   }
   clearTimeout(state.myTyping.timer);
@@ -921,7 +928,7 @@ function stopMyTyping() {
   if (!typing) return;
   clearTimeout(typing.timer);
   state.myTyping = null;
-  sendSocket({ type: "typing", ticket_id: typing.ticketId, typing: false });
+  sendSocket({ type: "typing", ticket_id: wireId(typing.ticketId), typing: false });
 }
 
 function renderComposerCount() {

@@ -1,0 +1,1270 @@
+/*
+ * Customer chat widget of the handoff hub (API: docs/hub-api.md, "Customer side").
+ *
+ * Embed:  <script src="https://hub.example.com/widget.js" data-language="auto" defer></script>
+ *         data-language: "de" | "en" | "auto" (browser language, the default)
+ * Theme:  support-widget { --support-widget-accent: #0b6e4f; }   (optional, on the host page)
+ * API:    window.SupportWidget.open() / window.SupportWidget.close()
+ *
+ * The widget lives in an open shadow root, so the page's CSS and the widget's CSS cannot affect each other.
+ * All data is rendered as text (textContent / text nodes), never as HTML.
+ */
+(() => {
+  "use strict";
+
+  const script = document.currentScript; // only available now, before any async code runs
+  if (!script || window.SupportWidget) return;
+
+  // The hub serves widget.js next to widget.css and /api/v1: its directory is the hub's base URL.
+  const BASE = new URL(".", script.src).href.replace(/\/+$/, "");
+  const API = `${BASE}/api/v1`;
+  const STORAGE_KEY = `support-widget:${BASE}`;
+
+  const MAX_LENGTH = 2000;
+  const COUNTER_FROM = 1800;
+  const MAX_INPUT_ROWS = 6;
+  const POLL_MS = 3000;
+  const RECONNECT_MAX_MS = 30000;
+  const TYPING_THROTTLE_MS = 2000;
+  const TYPING_IDLE_MS = 3000;
+  const REMOTE_TYPING_TIMEOUT_MS = 10000;
+  const NEAR_BOTTOM_PX = 80;
+  const SENDERS = ["customer", "bot", "agent", "system"];
+  const SUBTITLES = { bot: "subtitleBot", queued: "subtitleQueued", agent: "subtitleAgent", closed: "subtitleClosed" };
+  const STAR_KEYS = { ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1 };
+
+  const STRINGS = {
+    en: {
+      panelLabel: "Support chat",
+      launcherOpen: "Open support chat",
+      launcherClose: "Close support chat",
+      launcherUnreadOne: "Open support chat, 1 new message",
+      launcherUnreadMany: "Open support chat, {count} new messages",
+      closeChat: "Close chat",
+      title: "Customer support",
+      subtitleBot: "Our assistant replies right away",
+      subtitleQueued: "Connecting you with our team",
+      subtitleAgent: "Support team",
+      subtitleClosed: "Conversation ended",
+      welcome: "Hi! Describe the problem with your camera, phone or notebook.",
+      conversationLabel: "Conversation",
+      assistant: "Assistant",
+      agentFallback: "Support",
+      you: "You",
+      step: "Step {n}",
+      sending: "Sending…",
+      choicesLabel: "Suggested replies",
+      typing: "{name} is typing…",
+      inputLabel: "Your message",
+      placeholder: "Write a message…",
+      send: "Send message",
+      charsLeft: "{count} characters left",
+      queueWaiting: "You're in the queue — someone from our team will be with you as soon as possible.",
+      queuePositionWait: "You're number {position} in the queue — estimated wait about {minutes} min",
+      queuePositionSoon: "You're number {position} in the queue — estimated wait less than a minute",
+      queuePosition: "You're number {position} in the queue",
+      noAgents: "Right now no one from our team is available. Your request stays in the queue.",
+      closedHours: "We're outside our opening hours, so no one is available right now. Your request stays in the queue.",
+      emailLabel: "Leave your e-mail and we'll reply",
+      emailSubmit: "Send",
+      emailInvalid: "Please enter a valid e-mail address.",
+      emailSaved: "Thanks! We'll reply to {email}.",
+      emailSavedGeneric: "Thanks! We'll reply by e-mail.",
+      ratingTitle: "How did we do?",
+      ratingStars: "Your rating",
+      starLabel: "{n} of 5 stars",
+      ratingComment: "Comment (optional)",
+      ratingSubmit: "Send rating",
+      ratingMissing: "Please choose 1 to 5 stars.",
+      ratingThanks: "Thank you for your feedback!",
+      ended: "This conversation has ended.",
+      newConversation: "Start a new conversation",
+      retry: "Retry",
+      offline: "Connection lost. Reconnecting…",
+      errorStart: "The chat could not be started.",
+      errorLoad: "Your conversation could not be loaded.",
+      errorSend: "Your message could not be sent.",
+      errorEmail: "Your e-mail address could not be saved.",
+      errorRating: "Your rating could not be sent.",
+      errorExpired: "This conversation is no longer available. You can start a new one right here.",
+      hintNetwork: "Please check your internet connection and try again.",
+      hintServer: "Our service is temporarily unavailable. Please try again in a moment.",
+      hintRetry: "Please try again.",
+      tooLong: "Your message is too long.",
+      tooMany: "You're sending messages too quickly. Please wait a moment.",
+    },
+    de: {
+      panelLabel: "Support-Chat",
+      launcherOpen: "Support-Chat öffnen",
+      launcherClose: "Support-Chat schließen",
+      launcherUnreadOne: "Support-Chat öffnen, 1 neue Nachricht",
+      launcherUnreadMany: "Support-Chat öffnen, {count} neue Nachrichten",
+      closeChat: "Chat schließen",
+      title: "Kundenservice",
+      subtitleBot: "Unser Assistent antwortet sofort",
+      subtitleQueued: "Wir verbinden Sie mit unserem Team",
+      subtitleAgent: "Support-Team",
+      subtitleClosed: "Gespräch beendet",
+      welcome: "Hallo! Beschreiben Sie das Problem mit Ihrer Kamera, Ihrem Handy oder Notebook.",
+      conversationLabel: "Gesprächsverlauf",
+      assistant: "Assistent",
+      agentFallback: "Support",
+      you: "Sie",
+      step: "Schritt {n}",
+      sending: "Wird gesendet …",
+      choicesLabel: "Antwortvorschläge",
+      typing: "{name} schreibt …",
+      inputLabel: "Ihre Nachricht",
+      placeholder: "Nachricht schreiben …",
+      send: "Nachricht senden",
+      charsLeft: "Noch {count} Zeichen",
+      queueWaiting: "Sie sind in der Warteschlange – jemand aus unserem Team meldet sich so bald wie möglich.",
+      queuePositionWait: "Sie sind Nummer {position} in der Warteschlange – geschätzte Wartezeit etwa {minutes} Min.",
+      queuePositionSoon: "Sie sind Nummer {position} in der Warteschlange – geschätzte Wartezeit unter einer Minute",
+      queuePosition: "Sie sind Nummer {position} in der Warteschlange",
+      noAgents: "Gerade ist leider niemand aus unserem Team erreichbar. Ihre Anfrage bleibt in der Warteschlange.",
+      closedHours: "Wir sind gerade außerhalb unserer Servicezeiten, deshalb ist niemand erreichbar. Ihre Anfrage bleibt in der Warteschlange.",
+      emailLabel: "Hinterlassen Sie Ihre E-Mail-Adresse, dann antworten wir Ihnen",
+      emailSubmit: "Senden",
+      emailInvalid: "Bitte geben Sie eine gültige E-Mail-Adresse ein.",
+      emailSaved: "Danke! Wir antworten Ihnen an {email}.",
+      emailSavedGeneric: "Danke! Wir antworten Ihnen per E-Mail.",
+      ratingTitle: "Wie zufrieden waren Sie mit unserer Hilfe?",
+      ratingStars: "Ihre Bewertung",
+      starLabel: "{n} von 5 Sternen",
+      ratingComment: "Kommentar (optional)",
+      ratingSubmit: "Bewertung senden",
+      ratingMissing: "Bitte wählen Sie 1 bis 5 Sterne.",
+      ratingThanks: "Vielen Dank für Ihre Bewertung!",
+      ended: "Dieses Gespräch ist beendet.",
+      newConversation: "Neues Gespräch beginnen",
+      retry: "Erneut versuchen",
+      offline: "Verbindung unterbrochen. Neuer Versuch läuft …",
+      errorStart: "Der Chat konnte nicht gestartet werden.",
+      errorLoad: "Ihr Gespräch konnte nicht geladen werden.",
+      errorSend: "Ihre Nachricht konnte nicht gesendet werden.",
+      errorEmail: "Ihre E-Mail-Adresse konnte nicht gespeichert werden.",
+      errorRating: "Ihre Bewertung konnte nicht gesendet werden.",
+      errorExpired: "Dieses Gespräch ist nicht mehr verfügbar. Sie können hier direkt ein neues beginnen.",
+      hintNetwork: "Bitte prüfen Sie Ihre Internetverbindung und versuchen Sie es erneut.",
+      hintServer: "Unser Dienst ist gerade nicht erreichbar. Bitte versuchen Sie es gleich noch einmal.",
+      hintRetry: "Bitte versuchen Sie es erneut.",
+      tooLong: "Ihre Nachricht ist zu lang.",
+      tooMany: "Sie senden gerade sehr viele Nachrichten. Bitte warten Sie einen Moment.",
+    },
+  };
+
+  const ICONS = {
+    chat: "M6 3h12a3 3 0 0 1 3 3v9a3 3 0 0 1-3 3h-6.5L6 22v-4a3 3 0 0 1-3-3V6a3 3 0 0 1 3-3z",
+    close: "M6 6l12 12M18 6L6 18",
+    send: "M3.4 20.4l17.45-7.48a1 1 0 0 0 0-1.84L3.4 3.6a1 1 0 0 0-1.39.91L2 9.12c0 .5.37.93.87.99L17 12 2.87 13.88c-.5.07-.87.5-.87 1l.01 4.61c0 .71.73 1.2 1.39.91z",
+    star: "M12 2.8l2.84 5.75 6.35.92-4.6 4.48 1.09 6.32L12 17.28l-5.68 2.99 1.09-6.32-4.6-4.48 6.35-.92z",
+  };
+
+  function pickLanguage(wanted) {
+    const value = (wanted || "auto").toLowerCase();
+    if (STRINGS[value]) return value;
+    return (navigator.language || "").toLowerCase().startsWith("de") ? "de" : "en";
+  }
+
+  const configuredLanguage = pickLanguage(script.dataset.language);
+
+  // ------------------------------------------------------------------ state
+
+  const state = {
+    lang: configuredLanguage,
+    conv: loadStoredConversation(), // {id, token} of the current conversation, or null
+    ready: false, // the conversation exists and its history is shown
+    status: null, // "bot" | "queued" | "agent" | "closed"
+    queue: null,
+    agent: null,
+    lastAgentName: "",
+    rated: false,
+    ratedHere: false, // rated in this page view: show the thanks
+    ratingRequested: false,
+    email: null,
+    emailSaved: false,
+    lastId: 0,
+    open: false,
+    unread: 0,
+    waitingReplies: 0, // POSTs in flight that the bot answers
+    remoteTyping: false,
+    remoteTypingSender: "bot",
+  };
+  const rendered = new Map(); // message id -> element
+  const pending = new Map(); // client_id -> {clientId, el, texts}: optimistic customer messages
+  let ui = null;
+  let openOnMount = false;
+  let setup = null; // the running restore/create, shared by everyone who needs the conversation
+  let failedDraft = null; // {text, clientId} of the last text that could not be sent (same id on retry)
+  let errorAction = null;
+  let errorTimer = null;
+  let ratingScore = 0;
+
+  // ------------------------------------------------------------------ helpers
+
+  function t(key, vars = {}) {
+    const template = STRINGS[state.lang][key] ?? STRINGS.en[key] ?? key;
+    return template.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
+  }
+
+  /** Creates an element; `text` sets textContent, other keys are attributes, children are nodes or strings. */
+  function h(tag, attrs = {}, ...children) {
+    const el = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs)) {
+      if (value === undefined || value === null || value === false) continue;
+      if (name === "text") el.textContent = value;
+      else el.setAttribute(name, value === true ? "" : String(value));
+    }
+    el.append(...children.filter((child) => child !== null && child !== undefined));
+    return el;
+  }
+
+  function icon(name) {
+    const svgNs = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(svgNs, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    svg.setAttribute("class", `icon icon--${name}`);
+    const path = document.createElementNS(svgNs, "path");
+    path.setAttribute("d", ICONS[name]);
+    svg.append(path);
+    return svg;
+  }
+
+  // Static texts are bound to i18n keys so they follow the conversation's language once it is known.
+  const bindings = [];
+
+  function tr(el, key, attr = null, vars = {}) {
+    const binding = { el, key, attr, vars };
+    bindings.push(binding);
+    applyBinding(binding);
+    return el;
+  }
+
+  function applyBinding({ el, key, attr, vars }) {
+    if (attr) el.setAttribute(attr, t(key, vars));
+    else el.textContent = t(key, vars);
+  }
+
+  function setLanguage(lang) {
+    if (!STRINGS[lang] || lang === state.lang) return;
+    state.lang = lang;
+    ui.root.lang = lang;
+    bindings.forEach(applyBinding);
+  }
+
+  function setText(el, text) {
+    if (el.textContent !== text) el.textContent = text; // unchanged text is not re-announced
+  }
+
+  function newClientId() {
+    if (crypto.randomUUID) return crypto.randomUUID(); // secure contexts only
+    return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  const timeFormats = {};
+
+  function formatTime(iso) {
+    const date = new Date(iso);
+    if (!iso || Number.isNaN(date.getTime())) return null;
+    timeFormats[state.lang] ||= new Intl.DateTimeFormat(state.lang, { hour: "2-digit", minute: "2-digit" });
+    return h("time", { class: "msg-time", datetime: date.toISOString(), text: timeFormats[state.lang].format(date) });
+  }
+
+  function agentDisplayName() {
+    return (state.agent && state.agent.display_name) || state.lastAgentName || t("agentFallback");
+  }
+
+  // ------------------------------------------------------------------ storage
+
+  function loadStoredConversation() {
+    try {
+      const saved = JSON.parse(localStorage.getItem(STORAGE_KEY) || "null");
+      return saved && saved.id != null && typeof saved.token === "string" ? { id: saved.id, token: saved.token } : null;
+    } catch {
+      return null; // storage disabled or corrupt: start fresh
+    }
+  }
+
+  function storeConversation(conv) {
+    try {
+      localStorage.setItem(STORAGE_KEY, JSON.stringify(conv));
+    } catch {
+      /* storage disabled: the conversation lasts as long as the page */
+    }
+  }
+
+  function forgetConversation() {
+    state.conv = null;
+    try {
+      localStorage.removeItem(STORAGE_KEY);
+    } catch {
+      /* storage disabled */
+    }
+  }
+
+  // ------------------------------------------------------------------ HTTP
+
+  class ApiError extends Error {
+    constructor(status, code = "", message = "", retryAfter = 0) {
+      super(message || code || `HTTP ${status}`);
+      this.status = status; // 0: no answer (network)
+      this.serverMessage = message;
+      this.retryAfter = retryAfter;
+    }
+  }
+
+  async function api(method, path, { conv = null, body } = {}) {
+    const headers = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (conv) headers.Authorization = `Bearer ${conv.token}`;
+    let response;
+    try {
+      response = await fetch(API + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        cache: "no-store",
+        credentials: "omit", // the customer is identified by the token only
+      });
+    } catch {
+      throw new ApiError(0);
+    }
+    const data = await response.json().catch(() => null);
+    if (!response.ok) {
+      const error = (data && data.error) || {};
+      const retryAfter = Number(response.headers.get("Retry-After")) || 0;
+      throw new ApiError(response.status, error.code, error.message, retryAfter);
+    }
+    return data || {};
+  }
+
+  function conversationPath(conv, suffix = "") {
+    return `/conversations/${encodeURIComponent(conv.id)}${suffix}`;
+  }
+
+  function isGone(err) {
+    return err.status === 401 || err.status === 404;
+  }
+
+  function describeError(err, key) {
+    if (err.status === 413) return err.serverMessage || t("tooLong");
+    if (err.status === 429) return err.serverMessage || t("tooMany");
+    const hint = err.status === 0 ? "hintNetwork" : err.status >= 500 ? "hintServer" : "hintRetry";
+    return `${t(key)} ${t(hint)}`;
+  }
+
+  // ------------------------------------------------------------------ conversation lifecycle
+
+  /** Resolves once the conversation exists and its history is shown; with create=false it only restores. */
+  async function ensureConversation({ create = true } = {}) {
+    while (!state.ready && (state.conv || create)) {
+      setup ||= (state.conv ? restoreConversation() : createConversation()).finally(() => {
+        setup = null;
+      });
+      await setup;
+    }
+  }
+
+  /** Makes sure the conversation exists, showing a retryable error if it cannot. */
+  function prepareConversation() {
+    ensureConversation().catch((err) =>
+      showError(describeError(err, state.conv ? "errorLoad" : "errorStart"), prepareConversation, err.retryAfter),
+    );
+  }
+
+  async function createConversation() {
+    const data = await api("POST", "/conversations", { body: { language: configuredLanguage } });
+    state.conv = { id: data.id, token: data.token };
+    storeConversation(state.conv);
+    applyInfo(data);
+    becomeReady();
+  }
+
+  async function restoreConversation() {
+    const conv = state.conv;
+    try {
+      const info = await api("GET", conversationPath(conv), { conv });
+      const page = await api("GET", conversationPath(conv, "/messages"), { conv });
+      if (conv !== state.conv) return;
+      applyInfo(info);
+      (page.messages || []).forEach((message) => addMessage(message));
+      applyInfo(page);
+      becomeReady();
+    } catch (err) {
+      if (!isGone(err)) throw err;
+      if (conv === state.conv) forgetConversation(); // unknown or expired: start fresh
+    }
+  }
+
+  function becomeReady() {
+    state.ready = true;
+    render();
+    scrollToBottom();
+    connectSocket();
+  }
+
+  /** Applies the conversation fields of any API answer or state event. */
+  function applyInfo(info) {
+    if (!info || typeof info !== "object") return;
+    if (typeof info.language === "string") setLanguage(info.language);
+    if (typeof info.state === "string") state.status = info.state;
+    if ("queue" in info) state.queue = info.queue || null;
+    if ("agent" in info) state.agent = info.agent || null;
+    if ("rated" in info) state.rated = Boolean(info.rated);
+    if ("email" in info) {
+      state.email = info.email || null;
+      state.emailSaved = Boolean(info.email);
+    }
+    if (state.status !== "agent") stopTypingSignal();
+  }
+
+  /** Drops the current conversation and everything shown of it; the next one starts in the configured language. */
+  function resetConversation() {
+    closeSocket();
+    stopTypingSignal();
+    forgetConversation();
+    rendered.forEach((el) => el.remove());
+    rendered.clear();
+    pending.forEach((entry) => entry.el.remove());
+    pending.clear();
+    Object.assign(state, {
+      ready: false, status: null, queue: null, agent: null, lastAgentName: "", rated: false, ratedHere: false,
+      ratingRequested: false, email: null, emailSaved: false, lastId: 0, waitingReplies: 0, remoteTyping: false,
+    });
+    setLanguage(configuredLanguage);
+    resetForms();
+    clearError();
+    setOffline(false);
+    render();
+  }
+
+  function startNewConversation() {
+    resetConversation();
+    ui.input.focus();
+    prepareConversation();
+  }
+
+  function conversationLost() {
+    resetConversation();
+    showError(t("errorExpired"));
+    if (state.open) prepareConversation();
+  }
+
+  // ------------------------------------------------------------------ messages
+
+  function isNearBottom() {
+    const s = ui.scroller;
+    return s.scrollHeight - s.scrollTop - s.clientHeight < NEAR_BOTTOM_PX;
+  }
+
+  function scrollToBottom() {
+    ui.scroller.scrollTop = ui.scroller.scrollHeight;
+  }
+
+  /** Adds a stored message once (deduplicated by id); `entry` is the optimistic element it replaces. */
+  function addMessage(msg, { live = false, entry = null } = {}) {
+    if (!msg || !Number.isFinite(msg.id)) return;
+    state.lastId = Math.max(state.lastId, msg.id);
+    if (rendered.has(msg.id)) {
+      if (entry) discardPending(entry); // another channel delivered it first
+      return;
+    }
+    const match = msg.sender === "customer" ? (entry && pending.has(entry.clientId) ? entry : findPending(msg)) : null;
+    const el = match ? adoptPending(match, msg) : createMessageElement(msg);
+    placeStored(el, msg.id);
+    rendered.set(msg.id, el);
+    noteMessage(msg, live);
+  }
+
+  function afterMessagesChanged(stickToBottom) {
+    render();
+    if (stickToBottom) scrollToBottom();
+  }
+
+  /** Keeps stored messages ordered by id, before the optimistic ones. */
+  function placeStored(el, id) {
+    let before = null;
+    for (const child of ui.log.children) {
+      if (child === el) continue;
+      if (child.dataset.pending === "true" || (child.dataset.id && Number(child.dataset.id) > id)) {
+        before = child;
+        break;
+      }
+    }
+    if (el.parentNode !== ui.log || el.nextElementSibling !== before) ui.log.insertBefore(el, before);
+  }
+
+  function noteMessage(msg, live) {
+    const kind = msg.meta && msg.meta.kind;
+    if (kind === "rating_request") state.ratingRequested = true;
+    if (kind === "rating_saved") state.rated = true;
+    if (kind === "email_saved") state.emailSaved = true;
+    if (msg.sender === "agent" && msg.meta && msg.meta.agent) state.lastAgentName = msg.meta.agent.display_name || "";
+    if (msg.sender === "bot" || msg.sender === "agent") state.remoteTyping = false;
+    if (live && !state.open && msg.sender !== "customer") state.unread += 1;
+  }
+
+  function messageShell(sender, id) {
+    return h("div", { class: `msg msg--${sender}`, "data-testid": "message", "data-sender": sender, "data-id": id });
+  }
+
+  function createMessageElement(msg) {
+    const sender = SENDERS.includes(msg.sender) ? msg.sender : "system";
+    const text = msg.text ?? "";
+    if (sender === "customer") return customerElement(text, msg);
+    const el = messageShell(sender, msg.id);
+    if (sender === "system") {
+      el.dataset.kind = (msg.meta && msg.meta.kind) || "";
+      el.append(h("p", { class: "notice", text }));
+      return el;
+    }
+    el.append(messageLabel(msg, sender), h("div", { class: "bubble", text }));
+    if (Array.isArray(msg.buttons) && msg.buttons.length) el.append(choiceGroup(msg.buttons));
+    return el;
+  }
+
+  /** A customer bubble: stored when `msg` is given, otherwise optimistic ("Sending…"). */
+  function customerElement(text, msg = null) {
+    const el = messageShell("customer", msg ? msg.id : undefined);
+    el.append(
+      h("span", { class: "sr-only", text: `${t("you")}: ` }),
+      h("div", { class: "bubble", text }),
+      h("div", { class: "msg-meta" }, msg ? formatTime(msg.created_at) : t("sending")),
+    );
+    if (!msg) {
+      el.dataset.pending = "true";
+      el.classList.add("is-pending");
+    }
+    return el;
+  }
+
+  function messageLabel(msg, sender) {
+    const name = sender === "bot" ? t("assistant") : (msg.meta && msg.meta.agent && msg.meta.agent.display_name) || agentDisplayName();
+    const label = h("div", { class: "msg-label" }, h("span", { class: "msg-name", text: name }), formatTime(msg.created_at));
+    const step = msg.meta && msg.meta.step;
+    if (Number.isInteger(step)) label.append(h("span", { class: "msg-step", text: t("step", { n: step }) }));
+    return label;
+  }
+
+  function choiceGroup(buttons) {
+    const group = tr(h("div", { class: "choices", role: "group" }), "choicesLabel", "aria-label");
+    for (const button of buttons) {
+      const title = button.title || button.payload;
+      const el = h("button", { type: "button", class: "choice", "data-testid": "choice", text: title });
+      el.addEventListener("click", () => chooseButton(el, title, button.payload));
+      group.append(el);
+    }
+    return group;
+  }
+
+  function chooseButton(el, title, payload) {
+    const byKeyboard = el.matches(":focus-visible");
+    el.classList.add("is-chosen");
+    sendMessage({ payload, title }).then((sent) => {
+      if (!sent) el.classList.remove("is-chosen");
+    });
+    if (byKeyboard) ui.input.focus(); // the buttons are now disabled; keep keyboard users in the composer
+  }
+
+  /** Only the newest message's buttons can be used. */
+  function refreshChoices() {
+    const last = ui.log.lastElementChild;
+    const closed = state.status === "closed";
+    for (const button of ui.log.querySelectorAll(".choice")) button.disabled = closed || !last.contains(button);
+  }
+
+  function addPending(text, texts, clientId) {
+    const entry = { clientId, el: customerElement(text), texts };
+    pending.set(clientId, entry);
+    ui.log.append(entry.el);
+    refreshChoices();
+    scrollToBottom();
+    return entry;
+  }
+
+  /** The stored copy of an optimistic message may come by socket or poll before the POST answers. */
+  function findPending(msg) {
+    const clientId = msg.meta && msg.meta.client_id;
+    for (const entry of pending.values()) {
+      if (entry.clientId === clientId || entry.texts.includes(msg.text)) return entry;
+    }
+    return null;
+  }
+
+  function adoptPending(entry, msg) {
+    pending.delete(entry.clientId);
+    const el = entry.el;
+    el.dataset.id = String(msg.id);
+    delete el.dataset.pending;
+    el.classList.remove("is-pending");
+    setText(el.querySelector(".bubble"), msg.text ?? "");
+    el.querySelector(".msg-meta").replaceChildren(...[formatTime(msg.created_at)].filter(Boolean));
+    return el;
+  }
+
+  function discardPending(entry) {
+    if (!pending.delete(entry.clientId)) return;
+    entry.el.remove();
+    refreshChoices();
+  }
+
+  // ------------------------------------------------------------------ sending
+
+  function submitComposer() {
+    const text = ui.input.value.trim();
+    if (!text) return;
+    const clientId = failedDraft && failedDraft.text === text ? failedDraft.clientId : newClientId();
+    failedDraft = null;
+    ui.input.value = "";
+    renderComposerControls();
+    sendMessage({ text, clientId });
+  }
+
+  /** Sends {text} or {payload} (a button, shown as its title); resolves to whether it was stored. */
+  async function sendMessage({ text, payload, title, clientId = newClientId() }) {
+    clearError();
+    stopTypingSignal();
+    const isText = text !== undefined;
+    const entry = addPending(isText ? text : title, isText ? [text] : [title, payload], clientId);
+    const expectsBot = !state.status || state.status === "bot";
+    if (expectsBot) state.waitingReplies += 1;
+    renderTyping();
+    try {
+      await ensureConversation();
+      const conv = state.conv;
+      const body = isText ? { text, client_id: clientId } : { payload, client_id: clientId };
+      const result = await api("POST", conversationPath(conv, "/messages"), { conv, body });
+      if (conv !== state.conv) return true;
+      const stick = isNearBottom();
+      addMessage(result.customer_message, { entry });
+      (result.messages || []).forEach((message) => addMessage(message));
+      discardPending(entry); // only if the answer carried no customer_message
+      applyInfo(result);
+      afterMessagesChanged(stick);
+      return true;
+    } catch (err) {
+      // The socket or a poll may already have shown it as stored (the answer got lost): then it was sent.
+      if (!pending.has(entry.clientId) && !isGone(err)) return true;
+      discardPending(entry);
+      handleSendError(err, { text, payload, title, clientId });
+      return false;
+    } finally {
+      if (expectsBot && state.waitingReplies > 0) state.waitingReplies -= 1;
+      renderTyping();
+    }
+  }
+
+  function handleSendError(err, draft) {
+    const isText = draft.text !== undefined;
+    if (isText) {
+      restoreDraft(draft.text);
+      failedDraft = { text: draft.text, clientId: draft.clientId };
+    }
+    const retry = isText ? submitComposer : () => sendMessage(draft);
+    if (isGone(err)) {
+      resetConversation();
+      showError(t("errorExpired"), retry);
+    } else {
+      showError(describeError(err, "errorSend"), retry, err.retryAfter);
+    }
+  }
+
+  /** Puts unsent text back into the input without losing what the customer typed meanwhile. */
+  function restoreDraft(text) {
+    const current = ui.input.value;
+    if (!current.trim()) ui.input.value = text;
+    else if (!current.startsWith(text)) ui.input.value = `${text}\n${current}`;
+    renderComposerControls();
+  }
+
+  // ------------------------------------------------------------------ live updates
+
+  let socket = null;
+  let reconnectTimer = null;
+  let reconnectAttempts = 0;
+  let pollTimer = null;
+  let pollInFlight = false;
+
+  function socketUrl(conv) {
+    const url = new URL(API + conversationPath(conv, "/ws"));
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    url.searchParams.set("token", conv.token);
+    return url.href;
+  }
+
+  function connectSocket() {
+    const conv = state.conv;
+    if (!conv || socket || reconnectTimer) return;
+    startPolling(); // until the socket is open
+    let ws;
+    try {
+      ws = new WebSocket(socketUrl(conv));
+    } catch {
+      scheduleReconnect();
+      return;
+    }
+    socket = ws;
+    ws.addEventListener("open", () => {
+      if (socket !== ws) return;
+      reconnectAttempts = 0;
+      stopPolling();
+      setOffline(false);
+      fetchNewMessages(); // fill the gap while the socket was down
+    });
+    ws.addEventListener("message", (event) => {
+      if (socket === ws) handleSocketEvent(event.data);
+    });
+    ws.addEventListener("close", () => {
+      if (socket !== ws) return;
+      socket = null;
+      startPolling();
+      scheduleReconnect();
+    });
+  }
+
+  /** 1 s, 2 s, 4 s … up to 30 s, each ±20 % so many widgets do not reconnect in lockstep. */
+  function scheduleReconnect() {
+    const ceiling = Math.min(RECONNECT_MAX_MS, 1000 * 2 ** reconnectAttempts);
+    reconnectAttempts += 1;
+    const delay = Math.min(RECONNECT_MAX_MS, ceiling * (0.8 + Math.random() * 0.4));
+    reconnectTimer = setTimeout(() => {
+      reconnectTimer = null;
+      connectSocket();
+    }, delay);
+  }
+
+  function closeSocket() {
+    clearTimeout(reconnectTimer);
+    reconnectTimer = null;
+    reconnectAttempts = 0;
+    stopPolling();
+    const ws = socket;
+    socket = null; // its close handler now ignores it
+    if (ws) ws.close();
+  }
+
+  function sendOnSocket(event) {
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(event));
+  }
+
+  function handleSocketEvent(raw) {
+    let event;
+    try {
+      event = JSON.parse(raw);
+    } catch {
+      return;
+    }
+    if (!event || typeof event !== "object") return;
+    if (event.type === "message") {
+      const stick = isNearBottom();
+      addMessage(event.message, { live: true });
+      afterMessagesChanged(stick);
+    } else if (event.type === "state") {
+      applyInfo(event);
+      render();
+    } else if (event.type === "typing" && event.sender !== "customer") {
+      setRemoteTyping(Boolean(event.typing), event.sender);
+    }
+  }
+
+  function startPolling() {
+    pollTimer ||= setInterval(fetchNewMessages, POLL_MS);
+  }
+
+  function stopPolling() {
+    clearInterval(pollTimer);
+    pollTimer = null;
+  }
+
+  async function fetchNewMessages() {
+    const conv = state.conv;
+    if (!conv || !state.ready || pollInFlight) return;
+    pollInFlight = true;
+    try {
+      const query = state.lastId ? `?after=${state.lastId}` : "";
+      const page = await api("GET", conversationPath(conv, `/messages${query}`), { conv });
+      if (conv !== state.conv) return;
+      const stick = isNearBottom();
+      (page.messages || []).forEach((message) => addMessage(message, { live: true }));
+      applyInfo(page);
+      setOffline(false);
+      afterMessagesChanged(stick);
+    } catch (err) {
+      if (conv !== state.conv) return;
+      if (isGone(err)) conversationLost();
+      else if (err.status === 0) setOffline(true);
+    } finally {
+      pollInFlight = false;
+    }
+  }
+
+  // Typing signals to the agent: at most one "true" per 2 s, "false" after 3 s without input.
+  let typingActive = false;
+  let typingSentAt = 0;
+  let typingIdleTimer = null;
+
+  function signalTyping() {
+    if (state.status !== "agent" || !ui.input.value) return;
+    const now = Date.now();
+    if (!typingActive || now - typingSentAt >= TYPING_THROTTLE_MS) {
+      sendOnSocket({ type: "typing", typing: true });
+      typingActive = true;
+      typingSentAt = now;
+    }
+    clearTimeout(typingIdleTimer);
+    typingIdleTimer = setTimeout(stopTypingSignal, TYPING_IDLE_MS);
+  }
+
+  function stopTypingSignal() {
+    clearTimeout(typingIdleTimer);
+    typingIdleTimer = null;
+    if (!typingActive) return;
+    typingActive = false;
+    if (state.status === "agent") sendOnSocket({ type: "typing", typing: false });
+  }
+
+  let remoteTypingTimer = null;
+
+  function setRemoteTyping(typing, sender) {
+    state.remoteTyping = typing;
+    state.remoteTypingSender = sender;
+    clearTimeout(remoteTypingTimer);
+    if (typing) remoteTypingTimer = setTimeout(() => setRemoteTyping(false, sender), REMOTE_TYPING_TIMEOUT_MS);
+    renderTyping();
+  }
+
+  // ------------------------------------------------------------------ e-mail and rating
+
+  function showFieldError(errorEl, message, field = null) {
+    errorEl.textContent = message;
+    errorEl.hidden = false;
+    if (field) field.setAttribute("aria-invalid", "true");
+  }
+
+  function hideFieldError(errorEl, field = null) {
+    errorEl.hidden = true;
+    errorEl.textContent = "";
+    if (field) field.removeAttribute("aria-invalid");
+  }
+
+  async function submitEmail(event) {
+    event.preventDefault();
+    const field = ui.emailInput;
+    const email = field.value.trim();
+    if (!email || !field.checkValidity()) {
+      showFieldError(ui.emailError, t("emailInvalid"), field);
+      field.focus();
+      return;
+    }
+    const conv = state.conv;
+    if (!conv) return;
+    hideFieldError(ui.emailError, field);
+    ui.emailSubmit.disabled = true;
+    try {
+      const result = await api("POST", conversationPath(conv, "/contact"), { conv, body: { email } });
+      if (conv !== state.conv) return;
+      state.email = result.email || email;
+      state.emailSaved = true;
+      render();
+      ui.emailDone.focus(); // the form is gone: keep focus on its confirmation
+    } catch (err) {
+      showFieldError(ui.emailError, err.status === 400 ? t("emailInvalid") : describeError(err, "errorEmail"), field);
+    } finally {
+      ui.emailSubmit.disabled = false;
+    }
+  }
+
+  function selectScore(score) {
+    ratingScore = score;
+    ui.stars.forEach((star, index) => {
+      star.setAttribute("aria-pressed", String(index + 1 === score));
+      star.tabIndex = index + 1 === (score || 1) ? 0 : -1; // one tab stop; arrows move inside the group
+    });
+    paintStars(score);
+    if (score) hideFieldError(ui.ratingError);
+  }
+
+  function paintStars(upTo) {
+    ui.stars.forEach((star, index) => star.classList.toggle("is-lit", index < upTo));
+  }
+
+  function onStarKeydown(event, score) {
+    let next = null;
+    if (event.key in STAR_KEYS) next = Math.min(5, Math.max(1, score + STAR_KEYS[event.key]));
+    else if (event.key === "Home") next = 1;
+    else if (event.key === "End") next = 5;
+    if (next === null) return;
+    event.preventDefault();
+    selectScore(next);
+    ui.stars[next - 1].focus();
+  }
+
+  async function submitRating(event) {
+    event.preventDefault();
+    if (!ratingScore) {
+      showFieldError(ui.ratingError, t("ratingMissing"));
+      ui.stars[0].focus();
+      return;
+    }
+    const conv = state.conv;
+    if (!conv) return;
+    const comment = ui.ratingComment.value.trim();
+    const body = comment ? { score: ratingScore, comment } : { score: ratingScore };
+    hideFieldError(ui.ratingError);
+    ui.ratingSubmit.disabled = true;
+    try {
+      await api("POST", conversationPath(conv, "/rating"), { conv, body });
+      markRated(conv);
+    } catch (err) {
+      if (err.status === 409) markRated(conv); // already rated (e.g. in another tab)
+      else showFieldError(ui.ratingError, describeError(err, "errorRating"));
+    } finally {
+      ui.ratingSubmit.disabled = false;
+    }
+  }
+
+  function markRated(conv) {
+    if (conv !== state.conv) return;
+    state.rated = true;
+    state.ratedHere = true;
+    render();
+    ui.ratingThanks.focus(); // the form is gone: keep focus on the thanks
+  }
+
+  function resetForms() {
+    ui.emailForm.reset();
+    hideFieldError(ui.emailError, ui.emailInput);
+    ui.ratingForm.reset();
+    hideFieldError(ui.ratingError);
+    selectScore(0);
+  }
+
+  // ------------------------------------------------------------------ errors and status line
+
+  function showError(message, retry = null, retryAfterS = 0) {
+    clearError();
+    errorAction = retry;
+    ui.errorText.textContent = message;
+    ui.retryButton.hidden = !retry;
+    ui.errorBox.hidden = false;
+    if (retry && retryAfterS > 0) {
+      ui.retryButton.disabled = true; // 429: retrying before Retry-After is pointless
+      errorTimer = setTimeout(() => (ui.retryButton.disabled = false), retryAfterS * 1000);
+    }
+  }
+
+  function clearError() {
+    clearTimeout(errorTimer);
+    errorAction = null;
+    ui.errorBox.hidden = true;
+    ui.errorText.textContent = "";
+    ui.retryButton.disabled = false;
+  }
+
+  function retryFailedAction() {
+    const action = errorAction;
+    clearError();
+    if (!ui.composer.hidden) ui.input.focus();
+    if (action) action();
+  }
+
+  function setOffline(offline) {
+    ui.offline.hidden = !offline;
+  }
+
+  // ------------------------------------------------------------------ rendering
+
+  function render() {
+    renderLauncher();
+    renderHeader();
+    renderQueue();
+    renderFooter();
+    renderRating();
+    renderTyping();
+    renderComposerControls();
+    refreshChoices();
+  }
+
+  function renderLauncher() {
+    const { open, unread } = state;
+    let label = t("launcherOpen");
+    if (open) label = t("launcherClose");
+    else if (unread === 1) label = t("launcherUnreadOne");
+    else if (unread > 1) label = t("launcherUnreadMany", { count: unread });
+    ui.launcher.setAttribute("aria-label", label);
+    ui.launcher.setAttribute("aria-expanded", String(open));
+    ui.badge.hidden = open || unread === 0;
+    setText(ui.badge, unread > 9 ? "9+" : String(unread));
+    ui.root.classList.toggle("is-open", open);
+  }
+
+  function renderHeader() {
+    const name = state.status === "agent" ? agentDisplayName() : "";
+    ui.titleText.hidden = Boolean(name);
+    ui.agentName.hidden = !name;
+    setText(ui.agentName, name);
+    ui.avatar.classList.toggle("avatar--agent", Boolean(name));
+    setText(ui.avatarInitial, name ? Array.from(name.trim())[0].toUpperCase() : "");
+    setText(ui.subtitle, t(SUBTITLES[state.status] || "subtitleBot"));
+  }
+
+  function queueSentence(queue) {
+    if (!queue || !Number.isFinite(queue.position)) return t("queueWaiting");
+    const { position, estimated_wait_s: waitS } = queue;
+    if (waitS === null || waitS === undefined) return t("queuePosition", { position });
+    if (waitS < 60) return t("queuePositionSoon", { position });
+    return t("queuePositionWait", { position, minutes: Math.round(waitS / 60) });
+  }
+
+  function renderQueue() {
+    const queued = state.status === "queued";
+    ui.queue.hidden = !queued;
+    if (!queued) return;
+    const queue = state.queue;
+    const closedHours = Boolean(queue) && queue.open === false;
+    const unavailable = closedHours || (Boolean(queue) && queue.agents_online === 0);
+    setText(ui.queueText, queueSentence(queue));
+    ui.queue.classList.toggle("queue--unavailable", unavailable);
+    ui.queueNotice.hidden = !unavailable;
+    setText(ui.queueNotice, unavailable ? t(closedHours ? "closedHours" : "noAgents") : "");
+    ui.emailForm.hidden = !unavailable || state.emailSaved;
+    ui.emailDone.hidden = !state.emailSaved;
+    setText(ui.emailDone, state.email ? t("emailSaved", { email: state.email }) : t("emailSavedGeneric"));
+  }
+
+  function renderFooter() {
+    const closed = state.status === "closed";
+    const hadFocus = ui.composer.contains(ui.shadow.activeElement);
+    ui.composer.hidden = closed;
+    ui.ended.hidden = !closed;
+    if (closed && hadFocus) ui.newConversation.focus();
+  }
+
+  function renderRating() {
+    const showForm = !state.rated && (state.status === "closed" || state.ratingRequested);
+    const showThanks = state.rated && state.ratedHere;
+    const appears = showForm && ui.ratingForm.hidden;
+    const stick = appears && isNearBottom();
+    ui.ratingForm.hidden = !showForm;
+    ui.ratingThanks.hidden = !showThanks;
+    ui.rating.hidden = !showForm && !showThanks;
+    if (stick) scrollToBottom();
+  }
+
+  function renderTyping() {
+    const visible = state.waitingReplies > 0 || state.remoteTyping;
+    const name = state.remoteTyping && state.remoteTypingSender === "agent" ? agentDisplayName() : t("assistant");
+    setText(ui.typingLabel, t("typing", { name }));
+    if (ui.typing.hidden !== visible) return;
+    const stick = isNearBottom();
+    ui.typing.hidden = !visible;
+    if (stick) scrollToBottom();
+  }
+
+  function renderComposerControls() {
+    const { value } = ui.input;
+    ui.send.disabled = !value.trim();
+    const showCounter = value.length >= COUNTER_FROM;
+    ui.counter.hidden = !showCounter;
+    setText(ui.counter, showCounter ? t("charsLeft", { count: Math.max(0, MAX_LENGTH - value.length) }) : "");
+    ui.counter.classList.toggle("counter--limit", value.length >= MAX_LENGTH);
+    autoGrow();
+  }
+
+  /** Grows the input with its content up to MAX_INPUT_ROWS (via rows, as inline styles are not used). */
+  function autoGrow() {
+    const input = ui.input;
+    input.rows = 1;
+    const style = getComputedStyle(input);
+    const lineHeight = parseFloat(style.lineHeight) || 20;
+    const padding = (parseFloat(style.paddingTop) || 0) + (parseFloat(style.paddingBottom) || 0);
+    const lines = Math.round((input.scrollHeight - padding) / lineHeight);
+    input.rows = Math.min(MAX_INPUT_ROWS, Math.max(1, lines));
+  }
+
+  // ------------------------------------------------------------------ open / close
+
+  function openPanel() {
+    if (state.open) return;
+    state.open = true;
+    state.unread = 0;
+    ui.panel.hidden = false;
+    render();
+    scrollToBottom();
+    (ui.composer.hidden ? ui.closeButton : ui.input).focus({ preventScroll: true });
+    prepareConversation();
+  }
+
+  function closePanel(returnFocus) {
+    if (!state.open) return;
+    state.open = false;
+    ui.panel.hidden = true;
+    stopTypingSignal();
+    render();
+    if (returnFocus) ui.launcher.focus();
+  }
+
+  // ------------------------------------------------------------------ DOM
+
+  function buildUi() {
+    const host = document.createElement("support-widget");
+    const shadow = host.attachShadow({ mode: "open" });
+    const root = h("div", { class: "sw", lang: state.lang, hidden: true }); // shown once its CSS has loaded
+    const stylesheet = h("link", { rel: "stylesheet", href: `${BASE}/widget.css` });
+    stylesheet.addEventListener("load", () => (root.hidden = false));
+    stylesheet.addEventListener("error", () => console.error("support widget: cannot load", stylesheet.href));
+
+    const badge = h("span", { class: "launcher-badge", "aria-hidden": "true", hidden: true });
+    const launcher = h("button", {
+      type: "button", class: "launcher", "data-testid": "launcher", "aria-controls": "sw-panel", "aria-expanded": "false",
+    }, icon("chat"), icon("close"), badge);
+
+    // Header: assistant or agent identity.
+    const avatarInitial = h("span", { class: "avatar-initial" });
+    const avatar = h("div", { class: "avatar", "aria-hidden": "true" }, icon("chat"), avatarInitial);
+    const titleText = tr(h("span"), "title");
+    const agentName = h("span", { class: "agent-name", "data-testid": "agent-name", hidden: true });
+    const subtitle = h("p", { class: "subtitle" });
+    const closeButton = tr(h("button", { type: "button", class: "icon-button" }, icon("close")), "closeChat", "aria-label");
+    const header = h("header", { class: "header" }, avatar,
+      h("div", { class: "header-text" }, h("h2", { class: "title" }, titleText, agentName), subtitle), closeButton);
+
+    // Queue banner with the e-mail fallback.
+    const queueText = h("p", { class: "queue-text" });
+    const queueNotice = h("p", { class: "queue-notice", hidden: true });
+    const emailInput = h("input", {
+      id: "sw-email", class: "field", type: "email", name: "email", required: true, autocomplete: "email",
+      maxlength: 254, "aria-describedby": "sw-email-error",
+    });
+    const emailError = h("p", { id: "sw-email-error", class: "form-error", role: "alert", hidden: true });
+    const emailSubmit = tr(h("button", { type: "submit", class: "button" }), "emailSubmit");
+    const emailForm = h("form", { class: "email-form", "data-testid": "email-form", novalidate: true, hidden: true },
+      tr(h("label", { for: "sw-email", class: "field-label" }), "emailLabel"),
+      h("div", { class: "field-row" }, emailInput, emailSubmit), emailError);
+    const emailDone = h("p", { class: "queue-done", tabindex: "-1", hidden: true });
+    const queue = h("div", { class: "queue", "data-testid": "queue", "aria-live": "polite", hidden: true },
+      queueText, queueNotice, emailForm, emailDone);
+
+    const offline = tr(h("p", { class: "offline", role: "status", hidden: true }), "offline");
+
+    // Message log: the local welcome (not a stored message), then the stored and optimistic messages.
+    const welcome = h("div", { class: "msg msg--bot msg--welcome", "data-testid": "welcome" },
+      h("div", { class: "msg-label" }, tr(h("span", { class: "msg-name" }), "assistant")),
+      tr(h("div", { class: "bubble" }), "welcome"));
+    const log = tr(h("div", { class: "log", role: "log", "aria-live": "polite", "data-testid": "messages" }, welcome),
+      "conversationLabel", "aria-label");
+    const typingLabel = h("span", { class: "sr-only" });
+    const typing = h("div", { class: "typing", "data-testid": "typing", hidden: true }, typingLabel,
+      h("span", { class: "typing-bubble", "aria-hidden": "true" },
+        h("span", { class: "dot" }), h("span", { class: "dot" }), h("span", { class: "dot" })));
+
+    // Rating card.
+    const stars = [1, 2, 3, 4, 5].map((score) => tr(h("button", {
+      type: "button", class: "star", "data-testid": "star", "data-score": score, "aria-pressed": "false",
+      tabindex: score === 1 ? "0" : "-1",
+    }, icon("star")), "starLabel", "aria-label", { n: score }));
+    const starGroup = tr(h("div", { class: "stars", role: "group" }, ...stars), "ratingStars", "aria-label");
+    const ratingComment = h("textarea", { id: "sw-rating-comment", class: "field field--area", rows: 2, maxlength: MAX_LENGTH });
+    const ratingError = h("p", { class: "form-error", role: "alert", hidden: true });
+    const ratingSubmit = tr(h("button", { type: "submit", class: "button", "data-testid": "rating-submit" }), "ratingSubmit");
+    const ratingForm = h("form", { class: "rating-form", novalidate: true, "aria-labelledby": "sw-rating-title", hidden: true },
+      tr(h("h3", { id: "sw-rating-title", class: "rating-title" }), "ratingTitle"), starGroup,
+      tr(h("label", { for: "sw-rating-comment", class: "field-label" }), "ratingComment"), ratingComment,
+      ratingError, ratingSubmit);
+    const ratingThanks = tr(h("p", { class: "rating-thanks", tabindex: "-1", hidden: true }), "ratingThanks");
+    const rating = h("section", { class: "rating", "data-testid": "rating", hidden: true }, ratingForm, ratingThanks);
+
+    const scroller = h("div", { class: "scroller" }, log, typing, rating);
+
+    // Footer: error line, end of conversation, composer.
+    const errorText = h("p", { class: "error-text" });
+    const retryButton = tr(h("button", { type: "button", class: "link-button", "data-testid": "retry" }), "retry");
+    const errorBox = h("div", { class: "error", role: "alert", "data-testid": "error", hidden: true }, errorText, retryButton);
+    const newConversation = tr(h("button", { type: "button", class: "button", "data-testid": "new-conversation" }),
+      "newConversation");
+    const ended = h("div", { class: "ended", hidden: true }, tr(h("p", { class: "ended-text" }), "ended"), newConversation);
+    const input = tr(h("textarea", {
+      id: "sw-input", class: "input", rows: 1, maxlength: MAX_LENGTH, "data-testid": "input",
+      "aria-describedby": "sw-counter", enterkeyhint: "send",
+    }), "placeholder", "placeholder");
+    const send = tr(h("button", { type: "submit", class: "send", "data-testid": "send", disabled: true }, icon("send")),
+      "send", "aria-label");
+    const counter = h("span", { id: "sw-counter", class: "counter", hidden: true });
+    const composer = h("form", { class: "composer" },
+      tr(h("label", { for: "sw-input", class: "sr-only" }), "inputLabel"), input, send, counter);
+    const footer = h("footer", { class: "footer" }, errorBox, ended, composer);
+
+    const panel = tr(h("section", { id: "sw-panel", class: "panel", role: "dialog", "data-testid": "panel", hidden: true },
+      header, queue, offline, scroller, footer), "panelLabel", "aria-label");
+
+    root.append(panel, launcher);
+    shadow.append(stylesheet, root);
+    document.body.append(host);
+
+    return {
+      shadow, root, launcher, badge, panel, avatar, avatarInitial, titleText, agentName, subtitle, closeButton,
+      queue, queueText, queueNotice, emailForm, emailInput, emailSubmit, emailError, emailDone, offline, scroller, log,
+      typing, typingLabel, rating, ratingForm, starGroup, stars, ratingComment, ratingError, ratingSubmit, ratingThanks,
+      errorBox, errorText, retryButton, ended, newConversation, composer, input, send, counter,
+    };
+  }
+
+  function wireEvents() {
+    ui.launcher.addEventListener("click", () => (state.open ? closePanel(true) : openPanel()));
+    ui.closeButton.addEventListener("click", () => closePanel(true));
+    ui.root.addEventListener("keydown", (event) => {
+      if (event.key !== "Escape" || event.isComposing || !state.open) return;
+      event.preventDefault();
+      closePanel(true);
+    });
+    ui.composer.addEventListener("submit", (event) => {
+      event.preventDefault();
+      submitComposer();
+    });
+    ui.input.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+      event.preventDefault(); // Enter sends, Shift+Enter adds a line break
+      submitComposer();
+    });
+    ui.input.addEventListener("input", () => {
+      renderComposerControls();
+      signalTyping();
+    });
+    ui.retryButton.addEventListener("click", retryFailedAction);
+    ui.newConversation.addEventListener("click", startNewConversation);
+    ui.emailForm.addEventListener("submit", submitEmail);
+    ui.ratingForm.addEventListener("submit", submitRating);
+    ui.stars.forEach((star, index) => {
+      star.addEventListener("click", () => selectScore(index + 1));
+      star.addEventListener("keydown", (event) => onStarKeydown(event, index + 1));
+      star.addEventListener("pointerenter", () => paintStars(index + 1));
+    });
+    ui.starGroup.addEventListener("pointerleave", () => paintStars(ratingScore));
+  }
+
+  function mount() {
+    ui = buildUi();
+    wireEvents();
+    render();
+    // A stored conversation is restored at once (history, unread badge); failures are retried and shown on open.
+    if (state.conv) ensureConversation({ create: false }).catch(() => {});
+    if (openOnMount) openPanel();
+  }
+
+  window.SupportWidget = Object.freeze({
+    open() {
+      if (ui) openPanel();
+      else openOnMount = true;
+    },
+    close() {
+      if (ui) closePanel(ui.panel.contains(ui.shadow.activeElement));
+      else openOnMount = false;
+    },
+  });
+
+  if (document.body) mount();
+  else document.addEventListener("DOMContentLoaded", mount, { once: true });
+})();

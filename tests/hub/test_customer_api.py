@@ -1,0 +1,179 @@
+"""The customer API: conversations, tokens, limits, and what happens when the bot is down."""
+
+from __future__ import annotations
+
+import time
+
+from handoff.app import create_app
+from tests.hub.conftest import new_customer
+
+
+async def test_a_conversation_starts_with_the_bot_in_the_chosen_language(client):
+    response = await client.post("/api/v1/conversations", json={"language": "de"})
+    assert response.status == 201
+    data = await response.json()
+    assert set(data) == {"id", "token", "language", "state"}
+    assert (data["language"], data["state"]) == ("de", "bot")
+
+
+async def test_the_language_defaults_to_the_browser_language(client):
+    response = await client.post("/api/v1/conversations", headers={"Accept-Language": "de-AT,de;q=0.9"})
+    assert (await response.json())["language"] == "de"
+
+
+async def test_an_unsupported_language_is_refused_with_the_field_named(client):
+    response = await client.post("/api/v1/conversations", json={"language": "fr"})
+    assert response.status == 400
+    assert (await response.json())["error"]["message"].startswith("language:")
+
+
+async def test_a_token_opens_only_its_own_conversation(client):
+    alice, bob = await new_customer(client), await new_customer(client)
+    response = await client.get(f"/api/v1/conversations/{alice.id}/messages", headers=bob.auth)
+    assert response.status == 401
+    assert (await response.json())["error"]["code"] == "token_invalid"
+    assert (await client.get(f"/api/v1/conversations/{alice.id}")).status == 401
+
+
+async def test_a_message_over_the_limit_is_refused_with_413_and_nothing_is_stored(client):
+    customer = await new_customer(client)
+    response = await customer.say("x" * 2001)
+    assert response.status == 413
+    error = (await response.json())["error"]
+    assert error["code"] == "message_too_large" and "2000" in error["message"]
+    assert (await customer.messages())["messages"] == []
+
+
+async def test_an_oversized_body_is_refused_with_413(client):
+    customer = await new_customer(client)
+    response = await client.post(
+        f"/api/v1/conversations/{customer.id}/messages",
+        data=b'{"text": "' + b"a" * 20000 + b'"}',
+        headers={**customer.auth, "Content-Type": "application/json"},
+    )
+    assert response.status == 413
+    assert (await response.json())["error"]["code"] == "too_large"
+
+
+async def test_malformed_json_gets_a_precise_error(client):
+    customer = await new_customer(client)
+    response = await client.post(
+        f"/api/v1/conversations/{customer.id}/messages", data=b"{text: hi", headers=customer.auth
+    )
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "invalid_json"
+
+
+async def test_unknown_fields_and_missing_text_are_refused(client):
+    customer = await new_customer(client)
+    assert (await customer.say("hi", evil=True)).status == 400
+    response = await client.post(f"/api/v1/conversations/{customer.id}/messages", json={}, headers=customer.auth)
+    assert (await response.json())["error"]["code"] == "text_or_payload"
+
+
+async def test_a_button_that_was_never_offered_is_refused(client):
+    customer = await new_customer(client)
+    response = await customer.say(payload='/rate{"rating": "5"}')
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "unknown_button"
+
+
+async def test_when_the_bot_is_down_the_message_is_kept_and_a_person_offered_within_two_seconds(client):
+    customer = await new_customer(client)
+    started = time.perf_counter()
+    response = await customer.say("My camera shows a lens error")
+    elapsed = time.perf_counter() - started
+    assert response.status == 200 and elapsed < 2.0
+    data = await response.json()
+    assert data["customer_message"]["text"] == "My camera shows a lens error"
+    [notice] = data["messages"]
+    assert notice["meta"]["kind"] == "bot_unavailable"
+    assert notice["buttons"] == [{"title": "Talk to a person", "payload": "/request_human"}]
+    stored = (await customer.messages())["messages"]
+    assert [m["sender"] for m in stored] == ["customer", "system"]
+
+
+async def test_asking_for_a_person_while_the_bot_is_down_queues_a_ticket_honestly(client):
+    customer = await new_customer(client, "de")
+    await customer.say("Meine Kamera zeigt einen Objektivfehler")
+    data = await (await customer.say(payload="/request_human")).json()
+    assert data["state"] == "queued"
+    assert data["queue"] == {"position": 1, "estimated_wait_s": None, "agents_online": 0, "open": True}
+    notice = data["messages"][-1]
+    assert notice["meta"]["kind"] == "no_agent" and "E-Mail" in notice["text"]
+    assert notice["meta"]["handoff"]["reason"] == "bot_unavailable"
+    assert data["customer_message"]["text"] == "Mit einem Menschen sprechen"
+
+
+async def test_while_queued_the_customer_can_keep_writing_and_the_bot_stays_silent(client):
+    customer = await new_customer(client)
+    await customer.say(payload="/request_human")
+    data = await (await customer.say("It is a Nikon Z6")).json()
+    assert data["messages"] == [] and data["state"] == "queued"
+
+
+async def test_a_retried_message_with_the_same_client_id_is_stored_once(client):
+    customer = await new_customer(client)
+    first = await (await customer.say("hello", client_id="abc")).json()
+    second = await (await customer.say("hello", client_id="abc")).json()
+    assert first["customer_message"]["id"] == second["customer_message"]["id"]
+    customer_messages = [m for m in (await customer.messages())["messages"] if m["sender"] == "customer"]
+    assert len(customer_messages) == 1
+
+
+async def test_polling_returns_only_messages_after_the_given_id(client):
+    customer = await new_customer(client)
+    first = (await (await customer.say("one")).json())["customer_message"]["id"]
+    later = (await customer.messages(after=first))["messages"]
+    assert later and all(m["id"] > first for m in later)
+
+
+async def test_too_many_messages_get_429_with_retry_after(aiohttp_client, hub_settings):
+    hub_settings.rate_messages_per_10s = 3
+    client = await aiohttp_client(create_app(hub_settings))
+    customer = await new_customer(client)
+    statuses = [(await customer.say(f"message {i}")).status for i in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    response = await customer.say("again")
+    assert int(response.headers["Retry-After"]) >= 1
+
+
+async def test_new_conversations_are_limited_per_address(aiohttp_client, hub_settings):
+    hub_settings.rate_conversations_per_minute = 2
+    client = await aiohttp_client(create_app(hub_settings))
+    statuses = [(await client.post("/api/v1/conversations")).status for _ in range(3)]
+    assert statuses == [201, 201, 429]
+
+
+async def test_an_email_address_can_be_left_and_a_bad_one_is_explained(client):
+    customer = await new_customer(client)
+    url = f"/api/v1/conversations/{customer.id}/contact"
+    bad = await client.post(url, json={"email": "not an address"}, headers=customer.auth)
+    assert bad.status == 400 and (await bad.json())["error"]["code"] == "invalid_email"
+    good = await client.post(url, json={"email": "kim@example.org"}, headers=customer.auth)
+    assert good.status == 200
+    status = await (await client.get(f"/api/v1/conversations/{customer.id}", headers=customer.auth)).json()
+    assert status["email"] == "kim@example.org"
+
+
+async def test_a_restart_of_the_hub_loses_nothing(aiohttp_client, hub_settings):
+    first = await aiohttp_client(create_app(hub_settings))
+    customer = await new_customer(first)
+    await customer.say("my notebook will not start")
+    await customer.say(payload="/request_human")
+    before = await customer.messages()
+    await first.close()
+
+    second = await aiohttp_client(create_app(hub_settings))
+    customer.client = second
+    after = await customer.messages()
+    assert after["messages"] == before["messages"]
+    assert after["state"] == "queued" and after["queue"]["position"] == 1
+
+
+async def test_errors_never_show_a_traceback(client):
+    response = await client.get("/api/v1/conversations/nope/messages", headers={"Authorization": "Bearer x"})
+    assert response.status == 404
+    assert await response.json() == {
+        "error": {"code": "conversation_not_found", "message": "There is no such conversation."}
+    }
