@@ -41,7 +41,10 @@ def parse_opening_hours(spec: str, zone: str) -> OpeningHours:
             raise ValueError(f"opening hours: cannot read {part!r} (expected e.g. 'mon-fri 08:00-18:00')")
         first = DAYS.index(match["first"])
         last = DAYS.index(match["last"] or match["first"])
-        start, end = _minutes(match["start"]), _minutes(match["end"])
+        try:
+            start, end = _minutes(match["start"]), _minutes(match["end"])
+        except ValueError as exc:
+            raise ValueError(f"opening hours: {part!r}: {exc}") from exc
         if end <= start:
             raise ValueError(f"opening hours: {part!r} ends before it starts")
         for day in range(first, last + 1):

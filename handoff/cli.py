@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,6 +22,14 @@ def serve() -> None:
     from handoff.app import serve as run
 
     run(get_settings())
+
+
+@app.command()
+def bench(output: Path = Path("BENCHMARKS.md")) -> None:
+    """Benchmark the hub: overhead over Rasa, handoff and relay latency, concurrent claims on PostgreSQL."""
+    from handoff.benchmark import run
+
+    run(output)
 
 
 @agent_app.command("create")

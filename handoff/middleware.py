@@ -41,7 +41,9 @@ async def errors(request: web.Request, handler):
         return web.json_response(error_body(_code(exc), exc.reason), status=exc.status, headers=_keep(exc))
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return web.json_response(error_body("internal", "Something went wrong on our side. Please try again."), status=500)
+        return web.json_response(
+            error_body("internal", "Something went wrong on our side. Please try again."), status=500
+        )
 
 
 def _code(exc: web.HTTPException) -> str:
@@ -79,7 +81,7 @@ async def widget_cors(request: web.Request, handler):
     if not request.path.startswith(CUSTOMER_API) or origin is None:
         return await handler(request)
     if not allowed_origin(request, origin):
-        return web.json_response(error_body("origin_not_allowed", f"Origin {origin} may not use this API."), 403)
+        return web.json_response(error_body("origin_not_allowed", f"Origin {origin} may not use this API."), status=403)
     if request.method == "OPTIONS":
         response = web.Response(status=204)
     else:

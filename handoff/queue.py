@@ -58,9 +58,9 @@ class Snapshot:
 
 
 def _same_pool(other: Ticket, ticket: Ticket, pool: list[Agent]) -> bool:
-    """Would the agents who can take `ticket` also be busy with `other`? (Without agents: same language.)"""
+    """Would the agents who can take `ticket` also be busy with `other`? (Nobody online: same device and language.)"""
     if not pool:
-        return other.language == ticket.language
+        return (other.category, other.language) == (ticket.category, ticket.language)
     return any(covers(a, other) for a in pool)
 
 

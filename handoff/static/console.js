@@ -11,9 +11,9 @@ const API = "/api/v1/agent";
 const APP_NAME = "Support console";
 const PING_INTERVAL_MS = 25_000;
 const ACK_TIMEOUT_MS = 10_000;
-const TYPING_RESEND_MS = 3_000;   // re-send typing:true at most this often while typing
-const TYPING_IDLE_MS = 4_000;     // typing:false after this long without input
-const REMOTE_TYPING_MS = 8_000;   // hide "customer is typing" if no typing:false arrives
+const TYPING_RESEND_MS = 3_000; // re-send typing:true at most this often while typing
+const TYPING_IDLE_MS = 4_000; // typing:false after this long without input
+const REMOTE_TYPING_MS = 8_000; // hide "customer is typing" if no typing:false arrives
 const MAX_BACKOFF_S = 30;
 const LOW_CONFIDENCE = 0.6;
 const MAX_TOASTS = 4;
@@ -56,10 +56,16 @@ const ESCALATION_GROUPS = [
 // Line icons, 24×24, stroked with currentColor. Static path data, never from the server.
 const ICONS = {
   phone: ["M8 2.5h8a2 2 0 0 1 2 2v15a2 2 0 0 1-2 2H8a2 2 0 0 1-2-2v-15a2 2 0 0 1 2-2z", "M11 18.5h2"],
-  camera: ["M3.5 8.5a2 2 0 0 1 2-2h2l1.5-2h6l1.5 2h2a2 2 0 0 1 2 2v9a2 2 0 0 1-2 2h-13a2 2 0 0 1-2-2z",
-           "M12 9.5a3.5 3.5 0 1 0 0 7 3.5 3.5 0 0 0 0-7z"],
+  camera: [
+    "M3.5 8.5a2 2 0 0 1 2-2h2l1.5-2h6l1.5 2h2a2 2 0 0 1 2 2v9a2 2 0 0 1-2 2h-13a2 2 0 0 1-2-2z",
+    "M12 9.5a3.5 3.5 0 1 0 0 7 3.5 3.5 0 0 0 0-7z",
+  ],
   notebook: ["M5 5h14a1 1 0 0 1 1 1v10H4V6a1 1 0 0 1 1-1z", "M2 19h20"],
-  device: ["M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18z", "M9.5 9.5a2.5 2.5 0 1 1 3.4 2.3c-.6.3-.9.8-.9 1.4v.6", "M12 17h.01"],
+  device: [
+    "M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18z",
+    "M9.5 9.5a2.5 2.5 0 1 1 3.4 2.3c-.6.3-.9.8-.9 1.4v.6",
+    "M12 17h.01",
+  ],
   check: ["M5 12.5l4.5 4.5L19 7.5"],
   cross: ["M6.5 6.5l11 11M17.5 6.5l-11 11"],
   lock: ["M7.5 11V8a4.5 4.5 0 0 1 9 0v3", "M5.5 11h13v9.5h-13z"],
@@ -70,27 +76,31 @@ const ICONS = {
 // State: the one place that holds what the page knows. Ticket maps are keyed by String(id).
 
 const state = {
-  agent: null,                // Agent object of the signed-in agent
+  agent: null, // Agent object of the signed-in agent
   csrf: null,
-  view: "inbox",              // "inbox" | "agents"
-  queue: new Map(),           // id -> TicketSummary (queued tickets)
-  chats: new Map(),           // id -> TicketSummary (my open chats)
-  unread: new Map(),          // id -> number of unseen customer messages
-  lastText: new Map(),        // id -> text of the latest customer message (chat row preview)
-  drafts: new Map(),          // id -> unsent composer text, kept while switching chats
-  customerTyping: new Map(),  // id -> timeout handle while the customer types
-  claiming: new Set(),        // ids with a claim request in flight
-  openId: null,               // id of the conversation shown in the middle
-  detail: null,               // TicketDetail of openId
-  seenMessageIds: new Set(),  // message ids rendered in the open transcript
-  pending: new Map(),         // client_id -> {clientId, ticketId, text, node, timer}
-  agents: [],                 // last GET /agents answer (admin view, transfer dialog)
-  clockSkewMs: 0,             // server clock minus client clock, estimated from wait_s
+  view: "inbox", // "inbox" | "agents"
+  queue: new Map(), // id -> TicketSummary (queued tickets)
+  chats: new Map(), // id -> TicketSummary (my open chats)
+  unread: new Map(), // id -> number of unseen customer messages
+  lastText: new Map(), // id -> text of the latest customer message (chat row preview)
+  drafts: new Map(), // id -> unsent composer text, kept while switching chats
+  customerTyping: new Map(), // id -> timeout handle while the customer types
+  claiming: new Set(), // ids with a claim request in flight
+  openId: null, // id of the conversation shown in the middle
+  detail: null, // TicketDetail of openId
+  seenMessageIds: new Set(), // message ids rendered in the open transcript
+  pending: new Map(), // client_id -> {clientId, ticketId, text, node, timer}
+  agents: [], // last GET /agents answer (admin view, transfer dialog)
+  clockSkewMs: 0, // server clock minus client clock, estimated from wait_s
   ws: null,
   wsAttempt: 0,
   wsRetryTimer: null,
   pingTimer: null,
-  myTyping: null,             // {ticketId, sentAt, timer} while the agent types
+  myTyping: null, // {ticketId, sentAt, timer} while the agent types
+  kbTimer: null, // debounce of the knowledge-base search box
+  kbRequest: 0, // number of the latest search; older answers are dropped
+  dialogSubmit: null, // confirm handler of the open dialog
+  dialogOpener: null, // element that gets focus back when the dialog closes
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -142,6 +152,22 @@ function show(node, visible) {
   node.hidden = !visible;
 }
 
+/** Replace a ticket list's rows without losing keyboard focus on the row (or its button) that had it. */
+function replaceRows(list, rows) {
+  const active = document.activeElement;
+  const row = list.contains(active) ? active.closest("[data-ticket-id]") : null;
+  list.replaceChildren(...rows);
+  if (!row) return;
+  const again = list.querySelector(`[data-ticket-id="${CSS.escape(row.dataset.ticketId)}"]`);
+  if (!again) return;
+  const testid = active.dataset.testid;
+  const target =
+    again.dataset.testid === testid
+      ? again
+      : (testid && again.querySelector(`[data-testid="${testid}"]`)) || again.querySelector("button");
+  target?.focus();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Formatting
 
@@ -182,6 +208,7 @@ function noteServerClock(ticket) {
   }
 }
 
+const priorityLabel = (priority) => PRIORITIES[priority]?.label ?? priority ?? "";
 const reasonLabel = (reason) => REASONS[reason]?.[0] ?? reason ?? "Unknown reason";
 const reasonText = (reason) => REASONS[reason]?.[1] ?? "";
 const categoryLabel = (category) => CATEGORIES[category] ?? "Unknown device";
@@ -201,12 +228,24 @@ function priorityBadge(priority) {
 }
 
 function languageBadge(language) {
-  return el("span", { class: "badge badge--lang", title: languageLabel(language) },
-    String(language ?? "?").toUpperCase());
+  return el(
+    "span",
+    { class: "badge badge--lang", title: languageLabel(language) },
+    String(language ?? "?").toUpperCase(),
+  );
 }
 
 function categoryTag(category) {
-  return el("span", { class: "category" }, icon(CATEGORIES[category] ? category : "device"), categoryLabel(category));
+  return el(
+    "span",
+    { class: "category" },
+    icon(CATEGORIES[category] ? category : "device"),
+    categoryLabel(category),
+  );
+}
+
+function languageCodes(languages) {
+  return (languages ?? []).join(", ").toUpperCase();
 }
 
 function presenceDot(presence) {
@@ -257,7 +296,9 @@ async function api(method, path, body) {
   if (response.status === 429 && response.headers.get("Retry-After")) {
     message += ` Try again in ${response.headers.get("Retry-After")} s.`;
   }
-  if (response.status === 401 && path !== "/session" && state.agent) signedOut("Your session has ended. Please sign in again.");
+  if (response.status === 401 && path !== "/session" && state.agent) {
+    signedOut("Your session has ended. Please sign in again.");
+  }
   throw new ApiError(response.status, error.code, message);
 }
 
@@ -266,13 +307,29 @@ async function api(method, path, body) {
 
 function toast(text, { kind = "info", action } = {}) {
   const region = $("toasts");
-  const node = el("div", { class: `toast toast--${kind}`, "data-testid": "toast", role: kind === "error" ? "alert" : null },
+  const node = el(
+    "div",
+    { class: `toast toast--${kind}`, "data-testid": "toast", role: kind === "error" ? "alert" : null },
     el("span", { class: "toast-text" }, text),
-    action && el("button", {
-      type: "button", class: "link-button",
-      onclick: () => { node.remove(); action.run(); },
-    }, action.label),
-    el("button", { type: "button", class: "toast-close", "aria-label": "Dismiss", onclick: () => node.remove() }, "×"));
+    action &&
+      el(
+        "button",
+        {
+          type: "button",
+          class: "link-button",
+          onclick: () => {
+            node.remove();
+            action.run();
+          },
+        },
+        action.label,
+      ),
+    el(
+      "button",
+      { type: "button", class: "toast-close", "aria-label": "Dismiss", onclick: () => node.remove() },
+      "×",
+    ),
+  );
   region.append(node);
   while (region.children.length > MAX_TOASTS) region.firstElementChild.remove();
   setTimeout(() => node.remove(), kind === "error" ? 10_000 : 6_000);
@@ -283,9 +340,13 @@ function reportError(error) {
   if (error.status !== 401) toast(error.message, { kind: "error" });
 }
 
+function newTicketTitle(ticket) {
+  return `New ${priorityLabel(ticket.priority).toLowerCase()} ticket: ${categoryLabel(ticket.category)}`;
+}
+
 function notifyDesktop(ticket) {
   if (!("Notification" in window) || Notification.permission !== "granted") return;
-  const notification = new Notification(`New ${PRIORITIES[ticket.priority]?.label.toLowerCase() ?? ""} ticket: ${categoryLabel(ticket.category)}`, {
+  const notification = new Notification(newTicketTitle(ticket), {
     body: `${reasonLabel(ticket.reason)} — ${ticket.summary ?? ""}`,
     tag: `ticket-${ticket.id}`,
   });
@@ -384,7 +445,15 @@ function signedOut(message) {
   disconnectSocket();
   for (const p of state.pending.values()) clearTimeout(p.timer);
   for (const timer of state.customerTyping.values()) clearTimeout(timer);
-  for (const map of [state.queue, state.chats, state.unread, state.lastText, state.drafts, state.customerTyping, state.pending]) {
+  for (const map of [
+    state.queue,
+    state.chats,
+    state.unread,
+    state.lastText,
+    state.drafts,
+    state.customerTyping,
+    state.pending,
+  ]) {
     map.clear();
   }
   state.claiming.clear();
@@ -462,7 +531,7 @@ async function loadQueue() {
 
 function renderQueue() {
   const tickets = [...state.queue.values()].sort(comparePriorityThenWait);
-  $("queue-list").replaceChildren(...tickets.map(queueRow));
+  replaceRows($("queue-list"), tickets.map(queueRow));
   $("queue-count").textContent = String(tickets.length);
   show($("queue-empty"), tickets.length === 0);
   renderTitle();
@@ -472,20 +541,52 @@ function renderQueue() {
 function queueRow(ticket) {
   const id = key(ticket.id);
   const wait = waitSeconds(ticket);
-  return el("li", { class: `ticket-row${id === state.openId ? " is-open" : ""}`, "data-testid": "queue-item", "data-ticket-id": id },
-    el("button", {
-      type: "button", class: "ticket-main", "aria-current": id === state.openId ? "true" : null,
-      onclick: () => openConversation(id),
+  return el(
+    "li",
+    {
+      class: `ticket-row${id === state.openId ? " is-open" : ""}`,
+      "data-testid": "queue-item",
+      "data-ticket-id": id,
     },
-      el("span", { class: "ticket-line" }, priorityBadge(ticket.priority), categoryTag(ticket.category), languageBadge(ticket.language)),
+    el(
+      "button",
+      {
+        type: "button",
+        class: "ticket-main",
+        "aria-current": id === state.openId ? "true" : null,
+        onclick: () => openConversation(id),
+      },
+      el(
+        "span",
+        { class: "ticket-line" },
+        priorityBadge(ticket.priority),
+        categoryTag(ticket.category),
+        languageBadge(ticket.language),
+      ),
       el("span", { class: "ticket-reason", title: reasonText(ticket.reason) }, reasonLabel(ticket.reason)),
-      el("span", { class: "ticket-summary" }, ticket.summary ?? "")),
-    el("div", { class: "ticket-side" },
-      el("span", { class: `wait${waitClass(wait)}`, "data-queued-at": ticket.queued_at, title: "Waiting time" }, formatWait(wait)),
-      el("button", {
-        type: "button", class: "btn btn--small btn--primary", "data-testid": "claim",
-        disabled: state.claiming.has(id), onclick: () => claim(id),
-      }, "Claim")));
+      el("span", { class: "ticket-summary" }, ticket.summary ?? ""),
+    ),
+    el(
+      "div",
+      { class: "ticket-side" },
+      el(
+        "span",
+        { class: `wait${waitClass(wait)}`, "data-queued-at": ticket.queued_at, title: "Waiting time" },
+        formatWait(wait),
+      ),
+      el(
+        "button",
+        {
+          type: "button",
+          class: "btn btn--small btn--primary",
+          "data-testid": "claim",
+          disabled: state.claiming.has(id),
+          onclick: () => claim(id),
+        },
+        "Claim",
+      ),
+    ),
+  );
 }
 
 function waitClass(seconds) {
@@ -509,7 +610,7 @@ function onTicketQueued(ticket) {
   state.queue.set(id, ticket);
   renderQueue();
   if (!isNew) return;
-  toast(`New ${PRIORITIES[ticket.priority]?.label.toLowerCase() ?? ""} ticket: ${categoryLabel(ticket.category)} — ${reasonLabel(ticket.reason)}`, {
+  toast(`${newTicketTitle(ticket)} — ${reasonLabel(ticket.reason)}`, {
     kind: ticket.priority === "urgent" ? "warning" : "info",
     action: { label: "View", run: () => openConversation(id) },
   });
@@ -558,7 +659,7 @@ function addChat(ticket) {
 
 function renderChats() {
   const rows = [...state.chats.values()].map(chatRow);
-  $("chat-list").replaceChildren(...rows);
+  replaceRows($("chat-list"), rows);
   $("chats-count").textContent = String(rows.length);
   show($("chats-empty"), rows.length === 0);
   renderHeader();
@@ -568,18 +669,37 @@ function chatRow(ticket) {
   const id = key(ticket.id);
   const unread = state.unread.get(id) ?? 0;
   const typing = state.customerTyping.has(id);
-  const preview = typing ? "Customer is typing…" : state.lastText.get(id) ?? reasonLabel(ticket.reason);
-  return el("li", { class: `ticket-row ticket-row--chat${id === state.openId ? " is-open" : ""}${unread ? " has-unread" : ""}` },
-    el("button", {
-      type: "button", class: "ticket-main", "data-testid": "chat-item", "data-ticket-id": id,
-      "aria-current": id === state.openId ? "true" : null,
-      onclick: () => openConversation(id),
+  const preview = typing ? "Customer is typing…" : (state.lastText.get(id) ?? reasonLabel(ticket.reason));
+  return el(
+    "li",
+    {
+      class: ["ticket-row ticket-row--chat", id === state.openId && "is-open", unread && "has-unread"]
+        .filter(Boolean)
+        .join(" "),
     },
-      el("span", { class: "ticket-line" },
-        categoryTag(ticket.category), languageBadge(ticket.language), priorityBadge(ticket.priority),
-        unread ? el("span", { class: "unread", "data-testid": "unread", "aria-label": `${unread} unread` }, String(unread)) : null),
+    el(
+      "button",
+      {
+        type: "button",
+        class: "ticket-main",
+        "data-testid": "chat-item",
+        "data-ticket-id": id,
+        "aria-current": id === state.openId ? "true" : null,
+        onclick: () => openConversation(id),
+      },
+      el(
+        "span",
+        { class: "ticket-line" },
+        priorityBadge(ticket.priority),
+        categoryTag(ticket.category),
+        languageBadge(ticket.language),
+        unread ? el("span", { class: "unread", "data-testid": "unread" }, String(unread)) : null,
+        unread ? el("span", { class: "sr-only" }, `${unread} unread`) : null,
+      ),
       el("span", { class: "ticket-summary ticket-summary--strong" }, ticket.summary || `Ticket ${id}`),
-      el("span", { class: `ticket-preview${typing ? " is-typing" : ""}` }, preview)));
+      el("span", { class: `ticket-preview${typing ? " is-typing" : ""}` }, preview),
+    ),
+  );
 }
 
 function onChatAssigned(ticket) {
@@ -597,7 +717,7 @@ function onChatAssigned(ticket) {
 
 function onChatClosed(ticketId, status) {
   const id = key(ticketId);
-  if (!state.chats.delete(id)) return;  // already gone, e.g. after our own resolve
+  if (!state.chats.delete(id)) return; // already gone, e.g. after our own resolve
   state.unread.delete(id);
   renderChats();
   toast(`Chat ${id} left your inbox: ${statusLabel(status).toLowerCase()}.`);
@@ -632,7 +752,7 @@ async function openConversation(ticketId) {
   renderChats();
   try {
     const detail = await api("GET", `/tickets/${encodeURIComponent(id)}`);
-    if (state.openId !== id) return;  // the agent moved on meanwhile
+    if (state.openId !== id) return; // the agent moved on meanwhile
     state.detail = detail;
     renderConversation();
   } catch (error) {
@@ -697,7 +817,8 @@ function renderConversationHeader() {
     categoryTag(ticket.category),
     languageBadge(ticket.language),
     el("span", { class: "meta-item", title: reasonText(ticket.reason) }, reasonLabel(ticket.reason)),
-    el("span", { class: "meta-item meta-item--muted" }, `#${ticket.id}`));
+    el("span", { class: "meta-item meta-item--muted" }, `#${ticket.id}`),
+  );
 }
 
 /** Which controls the open conversation gets: mine -> actions + composer; queued -> claim; else read-only. */
@@ -709,9 +830,10 @@ function renderConversationMode(closedReason) {
   show($("composer-form"), mine);
   show($("claim-bar"), queued);
   show($("closed-bar"), !mine && !queued);
-  if (closedReason) $("closed-text").textContent = `This chat left your inbox (${closedReason}). You can still read it.`;
+  if (closedReason)
+    $("closed-text").textContent = `This chat left your inbox (${closedReason}). You can still read it.`;
   $("preview-claim").disabled = state.claiming.has(id);
-  if (!mine) hideRemoteTyping();
+  renderTyping();
   for (const button of document.querySelectorAll("[data-testid='kb-send-step']")) button.disabled = !mine;
 }
 
@@ -723,7 +845,7 @@ function renderTranscript() {
   const items = mergeByTime(transcript.map(messageNode), notes, noteNode);
   const pending = [...state.pending.values()].filter((p) => p.ticketId === state.openId).map((p) => p.node);
   $("transcript").replaceChildren(...items, ...pending);
-  scrollTranscript(true);
+  scrollToBottom();
 }
 
 /** Interleave notes into the message sequence by created_at; message order stays as sent. */
@@ -744,21 +866,42 @@ function messageNode(message) {
   const sender = SENDERS[message.sender] ? message.sender : "system";
   const meta = message.meta ?? {};
   const attrs = {
-    class: `msg msg--${sender}`, "data-testid": "message", "data-sender": sender,
-    "data-id": message.id, "data-created-at": message.created_at,
+    class: `msg msg--${sender}`,
+    "data-testid": "message",
+    "data-sender": sender,
+    "data-id": message.id,
+    "data-created-at": message.created_at,
   };
   if (sender === "system") {
-    return el("li", { ...attrs, "data-kind": meta.kind },
-      el("span", { class: "msg-system-text" }, message.text), " ",
-      el("time", { datetime: message.created_at, title: formatDateTime(message.created_at) }, formatTime(message.created_at)));
+    return el(
+      "li",
+      { ...attrs, "data-kind": meta.kind },
+      el("span", { class: "msg-system-text" }, message.text),
+      " ",
+      el(
+        "time",
+        { datetime: message.created_at, title: formatDateTime(message.created_at) },
+        formatTime(message.created_at),
+      ),
+    );
   }
-  const name = sender === "agent" ? meta.agent?.display_name ?? SENDERS.agent : SENDERS[sender];
-  return el("li", attrs,
-    el("div", { class: "msg-head" },
+  const name = sender === "agent" ? (meta.agent?.display_name ?? SENDERS.agent) : SENDERS[sender];
+  return el(
+    "li",
+    attrs,
+    el(
+      "div",
+      { class: "msg-head" },
       el("span", { class: "msg-sender" }, name),
-      el("time", { datetime: message.created_at, title: formatDateTime(message.created_at) }, formatTime(message.created_at))),
+      el(
+        "time",
+        { datetime: message.created_at, title: formatDateTime(message.created_at) },
+        formatTime(message.created_at),
+      ),
+    ),
     el("div", { class: "msg-bubble" }, message.text),
-    messageExtras(message));
+    messageExtras(message),
+  );
 }
 
 /** Bot buttons as chips; KB step and handoff metadata as small tags. */
@@ -769,28 +912,56 @@ function messageExtras(message) {
   if (meta.kb_article) {
     const article = state.detail?.context?.article;
     const name = article && article.id === meta.kb_article ? article.title : meta.kb_article;
-    tags.push(el("span", { class: "tag tag--kb", title: `Knowledge-base article ${meta.kb_article}` },
-      meta.step ? `KB: ${name} · step ${meta.step}` : `KB: ${name}`));
+    tags.push(
+      el(
+        "span",
+        { class: "tag tag--kb", title: `Knowledge-base article ${meta.kb_article}` },
+        meta.step ? `KB: ${name} · step ${meta.step}` : `KB: ${name}`,
+      ),
+    );
   }
   if (meta.handoff) {
-    tags.push(el("span", { class: "tag tag--handoff" },
-      `Handoff: ${reasonLabel(meta.handoff.reason)} · ${PRIORITIES[meta.handoff.priority]?.label ?? meta.handoff.priority}`));
+    tags.push(
+      el(
+        "span",
+        { class: "tag tag--handoff" },
+        `Handoff: ${reasonLabel(meta.handoff.reason)} · ${priorityLabel(meta.handoff.priority)}`,
+      ),
+    );
   }
   if (!buttons.length && !tags.length) return null;
-  return el("div", { class: "msg-extras" },
-    buttons.length ? el("ul", { class: "chips", "aria-label": "Buttons offered" },
-      buttons.map((b) => el("li", { class: "chip", title: b.payload }, b.title))) : null,
-    tags);
+  return el(
+    "div",
+    { class: "msg-extras" },
+    buttons.length
+      ? el(
+          "ul",
+          { class: "chips", "aria-label": "Buttons offered" },
+          buttons.map((b) => el("li", { class: "chip", title: b.payload }, b.title)),
+        )
+      : null,
+    tags,
+  );
 }
 
 function noteNode(note) {
-  return el("li", { class: "note", "data-testid": "note", "data-id": note.id, "data-created-at": note.created_at },
-    el("div", { class: "note-head" },
+  return el(
+    "li",
+    { class: "note", "data-testid": "note", "data-id": note.id, "data-created-at": note.created_at },
+    el(
+      "div",
+      { class: "note-head" },
       icon("lock"),
       el("strong", {}, "Internal note — not visible to the customer"),
       el("span", { class: "note-author" }, personName(note.agent)),
-      el("time", { datetime: note.created_at, title: formatDateTime(note.created_at) }, formatTime(note.created_at))),
-    el("div", { class: "note-text" }, note.text));
+      el(
+        "time",
+        { datetime: note.created_at, title: formatDateTime(note.created_at) },
+        formatTime(note.created_at),
+      ),
+    ),
+    el("div", { class: "note-text" }, note.text),
+  );
 }
 
 function transcriptNearBottom() {
@@ -798,9 +969,9 @@ function transcriptNearBottom() {
   return list.scrollHeight - list.scrollTop - list.clientHeight < 80;
 }
 
-function scrollTranscript(force) {
+function scrollToBottom() {
   const list = $("transcript");
-  if (force) list.scrollTop = list.scrollHeight;
+  list.scrollTop = list.scrollHeight;
 }
 
 /** Show a message of the open ticket once, whether it arrives as event, ack or HTTP answer. */
@@ -814,7 +985,7 @@ function addMessageToOpen(message) {
   // Confirmed messages go before any still-unconfirmed ones, which stay last.
   if (pending) $("transcript").insertBefore(node, pending.node);
   else $("transcript").append(node);
-  scrollTranscript(stick || message.sender === "agent");
+  if (stick || message.sender === "agent") scrollToBottom();
 }
 
 function onMessage(ticketId, message) {
@@ -848,14 +1019,21 @@ function sendReply(event) {
   const pending = { clientId, ticketId, text, node: pendingNode(clientId, text), timer: null };
   state.pending.set(clientId, pending);
   $("transcript").append(pending.node);
-  scrollTranscript(true);
+  scrollToBottom();
   deliver(pending);
 }
 
 /** Over the socket (acknowledged by client_id) when it is open, else over HTTP. */
 function deliver(pending) {
   setPendingState(pending, "sending");
-  if (sendSocket({ type: "message", ticket_id: wireId(pending.ticketId), text: pending.text, client_id: pending.clientId })) {
+  if (
+    sendSocket({
+      type: "message",
+      ticket_id: wireId(pending.ticketId),
+      text: pending.text,
+      client_id: pending.clientId,
+    })
+  ) {
     pending.timer = setTimeout(() => setPendingState(pending, "failed"), ACK_TIMEOUT_MS);
     return;
   }
@@ -868,11 +1046,22 @@ function deliver(pending) {
 }
 
 function pendingNode(clientId, text) {
-  return el("li", { class: "msg msg--agent is-pending", "data-testid": "message", "data-sender": "agent", "data-client-id": clientId },
-    el("div", { class: "msg-head" },
+  return el(
+    "li",
+    {
+      class: "msg msg--agent is-pending",
+      "data-testid": "message",
+      "data-sender": "agent",
+      "data-client-id": clientId,
+    },
+    el(
+      "div",
+      { class: "msg-head" },
       el("span", { class: "msg-sender" }, state.agent.display_name ?? SENDERS.agent),
-      el("span", { class: "msg-status" })),
-    el("div", { class: "msg-bubble" }, text));
+      el("span", { class: "msg-status" }),
+    ),
+    el("div", { class: "msg-bubble" }, text),
+  );
 }
 
 function setPendingState(pending, status) {
@@ -880,8 +1069,19 @@ function setPendingState(pending, status) {
   pending.node.classList.toggle("is-failed", status === "failed");
   if (status === "failed") {
     clearTimeout(pending.timer);
-    label.replaceChildren("Not confirmed · ",
-      el("button", { type: "button", class: "link-button", "data-testid": "retry-send", onclick: () => deliver(pending) }, "Retry"));
+    label.replaceChildren(
+      "Not confirmed · ",
+      el(
+        "button",
+        {
+          type: "button",
+          class: "link-button",
+          "data-testid": "retry-send",
+          onclick: () => deliver(pending),
+        },
+        "Retry",
+      ),
+    );
   } else {
     label.replaceChildren("Sending…");
   }
@@ -941,7 +1141,15 @@ function renderComposerCount() {
 function onCustomerTyping(ticketId, typing) {
   const id = key(ticketId);
   clearRemoteTyping(id);
-  if (typing) state.customerTyping.set(id, setTimeout(() => { clearRemoteTyping(id); renderTyping(); renderChats(); }, REMOTE_TYPING_MS));
+  if (typing)
+    state.customerTyping.set(
+      id,
+      setTimeout(() => {
+        clearRemoteTyping(id);
+        renderTyping();
+        renderChats();
+      }, REMOTE_TYPING_MS),
+    );
   renderTyping();
   if (state.chats.has(id)) renderChats();
 }
@@ -949,10 +1157,6 @@ function onCustomerTyping(ticketId, typing) {
 function clearRemoteTyping(id) {
   clearTimeout(state.customerTyping.get(id));
   state.customerTyping.delete(id);
-}
-
-function hideRemoteTyping() {
-  show($("typing"), false);
 }
 
 function renderTyping() {
@@ -975,11 +1179,17 @@ function renderContext() {
   $("context-top").replaceChildren(
     overviewSection(detail.ticket, context),
     botAttemptSection(context),
-    turnsSection(context.turns ?? []));
+    turnsSection(context.turns ?? []),
+  );
   $("context-bottom").replaceChildren(
     slotsSection(context.slots ?? {}),
-    historySection(detail.history ?? []));
-  $("kb-search").placeholder = `Search ${languageLabel(detail.ticket.language)} articles${detail.ticket.category ? ` · ${categoryLabel(detail.ticket.category)}` : ""}…`;
+    historySection(detail.history ?? []),
+  );
+  const { language, category } = detail.ticket;
+  const scope = category
+    ? `${languageLabel(language)} · ${categoryLabel(category)}`
+    : languageLabel(language);
+  $("kb-search").placeholder = `Search articles (${scope})…`;
 }
 
 function ctxSection(title, ...children) {
@@ -987,20 +1197,31 @@ function ctxSection(title, ...children) {
 }
 
 function facts(rows) {
-  return el("dl", { class: "facts" },
-    rows.filter(([, value]) => value !== null && value !== undefined && value !== "")
-      .map(([label, value]) => el("div", { class: "fact" }, el("dt", {}, label), el("dd", {}, value))));
+  return el(
+    "dl",
+    { class: "facts" },
+    rows
+      .filter(([, value]) => value !== null && value !== undefined && value !== "")
+      .map(([label, value]) => el("div", { class: "fact" }, el("dt", {}, label), el("dd", {}, value))),
+  );
 }
 
 function overviewSection(ticket, context) {
   const device = context.device ?? {};
   const email = ticket.email;
-  return ctxSection("Handoff",
-    el("div", { class: "ctx-reason" },
+  return ctxSection(
+    "Handoff",
+    el(
+      "div",
+      { class: "ctx-reason" },
       priorityBadge(ticket.priority),
-      el("div", {},
+      el(
+        "div",
+        {},
         el("p", { class: "ctx-reason-label" }, reasonLabel(ticket.reason)),
-        reasonText(ticket.reason) ? el("p", { class: "ctx-reason-text" }, reasonText(ticket.reason)) : null)),
+        reasonText(ticket.reason) ? el("p", { class: "ctx-reason-text" }, reasonText(ticket.reason)) : null,
+      ),
+    ),
     facts([
       ["Device", el("span", { class: "ctx-device" }, categoryTag(device.category ?? ticket.category))],
       ["Brand", device.brand || "—"],
@@ -1009,31 +1230,62 @@ function overviewSection(ticket, context) {
       ["Topic", context.packet?.topic],
       ["Status", statusLabel(ticket.status)],
       ["Queued", ticket.queued_at ? formatDateTime(ticket.queued_at) : null],
-      ["E-mail", email ? el("a", { href: `mailto:${email}`, class: "ctx-email", "data-testid": "customer-email" }, icon("mail"), email) : null],
-    ]));
+      [
+        "E-mail",
+        email
+          ? el(
+              "a",
+              { href: `mailto:${email}`, class: "ctx-email", "data-testid": "customer-email" },
+              icon("mail"),
+              email,
+            )
+          : null,
+      ],
+    ]),
+  );
 }
 
 function botAttemptSection(context) {
   const steps = context.steps_tried ?? [];
   const article = context.article;
-  return ctxSection("What the bot tried",
+  return ctxSection(
+    "What the bot tried",
     article
-      ? el("p", { class: "ctx-article" }, el("span", { class: "ctx-muted" }, "Article "), el("strong", {}, article.title),
-        el("span", { class: "ctx-muted" }, ` (${article.id})`))
+      ? el(
+          "p",
+          { class: "ctx-article" },
+          el("span", { class: "ctx-muted" }, "Article "),
+          el("strong", {}, article.title),
+          el("span", { class: "ctx-muted" }, ` (${article.id})`),
+        )
       : el("p", { class: "ctx-muted" }, "No article was used."),
     steps.length
-      ? el("ol", { class: "steps" }, steps.map((s) => el("li", { class: `step step--${s.outcome}`, "data-testid": "step-tried" },
-        icon(s.outcome === "solved" ? "check" : "cross", s.outcome === "solved" ? "Solved" : "Failed"),
-        el("span", { class: "step-num" }, `${s.step}.`),
-        el("span", { class: "step-text" }, s.instruction))))
-      : article ? el("p", { class: "ctx-muted" }, "No steps were tried.") : null);
+      ? el(
+          "ol",
+          { class: "steps" },
+          steps.map((s) =>
+            el(
+              "li",
+              { class: `step step--${s.outcome}`, "data-testid": "step-tried" },
+              icon(s.outcome === "solved" ? "check" : "cross", s.outcome === "solved" ? "Solved" : "Failed"),
+              el("span", { class: "step-num" }, `${s.step}.`),
+              el("span", { class: "step-text" }, s.instruction),
+            ),
+          ),
+        )
+      : article
+        ? el("p", { class: "ctx-muted" }, "No steps were tried.")
+        : null,
+  );
 }
 
 function turnsSection(turns) {
-  return ctxSection("Customer messages",
+  return ctxSection(
+    "Customer messages",
     turns.length
       ? el("ol", { class: "turns" }, turns.map(turnRow))
-      : el("p", { class: "ctx-muted" }, "No messages understood by the bot."));
+      : el("p", { class: "ctx-muted" }, "No messages understood by the bot."),
+  );
 }
 
 function turnRow(turn) {
@@ -1041,63 +1293,104 @@ function turnRow(turn) {
   const low = confidence !== null && confidence < LOW_CONFIDENCE;
   const bar = el("span", { class: "confidence-bar", "aria-hidden": "true" }, el("span", {}));
   bar.firstChild.style.width = `${Math.round((confidence ?? 0) * 100)}%`;
-  return el("li", { class: `turn${low ? " turn--low" : ""}`, "data-testid": "turn", "data-low-confidence": low ? "true" : null },
+  return el(
+    "li",
+    {
+      class: `turn${low ? " turn--low" : ""}`,
+      "data-testid": "turn",
+      "data-low-confidence": low ? "true" : null,
+    },
     el("p", { class: "turn-text" }, turn.text),
-    el("p", { class: "turn-meta" },
+    el(
+      "p",
+      { class: "turn-meta" },
       el("code", { class: "intent" }, turn.intent ?? "—"),
       bar,
       el("span", { class: "confidence" }, confidence === null ? "—" : `${Math.round(confidence * 100)}%`),
-      low ? el("span", { class: "low-label" }, "Low confidence") : null));
+      low ? el("span", { class: "low-label" }, "Low confidence") : null,
+    ),
+  );
 }
 
 function slotsSection(slots) {
   const entries = Object.entries(slots).sort(([a], [b]) => a.localeCompare(b));
-  const details = el("details", { class: "ctx-section ctx-details" },
+  return el(
+    "details",
+    { class: "ctx-section ctx-details" },
     el("summary", { class: "ctx-title" }, `Slots (${entries.length})`),
     entries.length
-      ? el("dl", { class: "facts facts--slots" }, entries.map(([name, value]) => el("div", { class: "fact" },
-        el("dt", {}, el("code", {}, name)),
-        el("dd", { class: value === null ? "ctx-muted" : null }, value === null ? "—" : typeof value === "string" ? value : JSON.stringify(value)))))
-      : el("p", { class: "ctx-muted" }, "No slots."));
-  return details;
+      ? el(
+          "dl",
+          { class: "facts facts--slots" },
+          entries.map(([name, value]) =>
+            el(
+              "div",
+              { class: "fact" },
+              el("dt", {}, el("code", {}, name)),
+              el(
+                "dd",
+                { class: value === null ? "ctx-muted" : null },
+                value === null ? "—" : typeof value === "string" ? value : JSON.stringify(value),
+              ),
+            ),
+          ),
+        )
+      : el("p", { class: "ctx-muted" }, "No slots."),
+  );
 }
 
 function historySection(history) {
-  return ctxSection("History",
+  return ctxSection(
+    "History",
     history.length
-      ? el("ol", { class: "history" }, history.map((h) => el("li", { class: "history-item" },
-        el("p", { class: "history-change" },
-          el("span", { class: "state-chip" }, h.from_state ?? "—"), " → ", el("span", { class: "state-chip" }, h.to_state)),
-        el("p", { class: "history-meta" },
-          [personName(h.actor), h.reason, formatDateTime(h.at)].filter(Boolean).join(" · ")))))
-      : el("p", { class: "ctx-muted" }, "No state changes yet."));
+      ? el(
+          "ol",
+          { class: "history" },
+          history.map((h) =>
+            el(
+              "li",
+              { class: "history-item" },
+              el(
+                "p",
+                { class: "history-change" },
+                el("span", { class: "state-chip" }, h.from_state ?? "—"),
+                " → ",
+                el("span", { class: "state-chip" }, h.to_state),
+              ),
+              el(
+                "p",
+                { class: "history-meta" },
+                [personName(h.actor), h.reason, formatDateTime(h.at)].filter(Boolean).join(" · "),
+              ),
+            ),
+          ),
+        )
+      : el("p", { class: "ctx-muted" }, "No state changes yet."),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
 // Knowledge-base search
 
-let kbTimer = null;
-let kbRequest = 0;  // only the latest search may render
-
 function resetKnowledgeBase() {
-  clearTimeout(kbTimer);
-  kbRequest++;
+  clearTimeout(state.kbTimer);
+  state.kbRequest++;
   $("kb-search").value = "";
   $("kb-status").textContent = "";
   $("kb-results").replaceChildren();
 }
 
 function scheduleKbSearch() {
-  clearTimeout(kbTimer);
-  kbTimer = setTimeout(runKbSearch, 300);
+  clearTimeout(state.kbTimer);
+  state.kbTimer = setTimeout(runKbSearch, 300);
 }
 
 async function runKbSearch(event) {
   event?.preventDefault();
-  clearTimeout(kbTimer);
+  clearTimeout(state.kbTimer);
   const query = $("kb-search").value.trim();
   const ticket = state.detail?.ticket;
-  const request = ++kbRequest;
+  const request = ++state.kbRequest;
   if (query.length < 2 || !ticket) {
     $("kb-status").textContent = "";
     $("kb-results").replaceChildren();
@@ -1109,34 +1402,58 @@ async function runKbSearch(event) {
   $("kb-status").textContent = "Searching…";
   try {
     const { results } = await api("GET", `/kb/search?${params}`);
-    if (request !== kbRequest) return;
-    $("kb-status").textContent = results.length ? `${results.length} article${results.length === 1 ? "" : "s"}` : "No articles found.";
+    if (request !== state.kbRequest) return;
+    $("kb-status").textContent = results.length
+      ? `${results.length} article${results.length === 1 ? "" : "s"}`
+      : "No articles found.";
     $("kb-results").replaceChildren(...results.map(kbResult));
   } catch (error) {
-    if (request === kbRequest) $("kb-status").textContent = error.message;
+    if (request === state.kbRequest) $("kb-status").textContent = error.message;
   }
 }
 
 function kbResult(article) {
   const mine = isMine(state.openId);
-  return el("li", { class: "kb-article", "data-testid": "kb-result", "data-article-id": article.article_id },
+  return el(
+    "li",
+    { class: "kb-article", "data-testid": "kb-result", "data-article-id": article.article_id },
     el("p", { class: "kb-title" }, article.title),
     el("p", { class: "kb-meta" }, `${categoryLabel(article.category)} · ${article.article_id}`),
-    el("ol", { class: "kb-steps" }, (article.steps ?? []).map((s) => el("li", { class: "kb-step" },
-      el("span", { class: "step-num" }, `${s.step}.`),
-      el("span", { class: "kb-step-text" }, s.text),
-      el("button", {
-        type: "button", class: "btn btn--small", "data-testid": "kb-send-step", disabled: !mine,
-        "aria-label": `Send step ${s.step} of ${article.title} to the customer`,
-        onclick: (event) => sendKbStep(event.currentTarget, article, s.step),
-      }, "Send")))));
+    el(
+      "ol",
+      { class: "kb-steps" },
+      (article.steps ?? []).map((s) =>
+        el(
+          "li",
+          { class: "kb-step" },
+          el("span", { class: "step-num" }, `${s.step}.`),
+          el("span", { class: "kb-step-text" }, s.text),
+          el(
+            "button",
+            {
+              type: "button",
+              class: "btn btn--small",
+              "data-testid": "kb-send-step",
+              disabled: !mine,
+              "aria-label": `Send step ${s.step} of ${article.title} to the customer`,
+              onclick: (event) => sendKbStep(event.currentTarget, article, s.step),
+            },
+            "Send",
+          ),
+        ),
+      ),
+    ),
+  );
 }
 
 async function sendKbStep(button, article, step) {
   const ticketId = state.openId;
   button.disabled = true;
   try {
-    const { message } = await api("POST", `/tickets/${encodeURIComponent(ticketId)}/messages`, { article_id: article.article_id, step });
+    const { message } = await api("POST", `/tickets/${encodeURIComponent(ticketId)}/messages`, {
+      article_id: article.article_id,
+      step,
+    });
     if (ticketId === state.openId) addMessageToOpen(message);
     button.textContent = "Sent";
   } catch (error) {
@@ -1149,20 +1466,17 @@ async function sendKbStep(button, article, step) {
 // ---------------------------------------------------------------------------------------------
 // Dialogs (one native <dialog>, modal: Escape closes it, the page behind is inert)
 
-let dialogSubmit = null;
-let dialogOpener = null;
-
 /** spec: {title, body: [nodes], confirmLabel, danger, onConfirm(): Promise<string|void>}.
  *  onConfirm returns an error text to keep the dialog open, or throws ApiError. */
 function openDialog({ title, body, confirmLabel, onConfirm }) {
   const dialog = $("dialog");
-  dialogOpener = document.activeElement;
+  state.dialogOpener = document.activeElement;
   $("dialog-title").textContent = title;
   $("dialog-body").replaceChildren(...body);
   $("dialog-confirm").textContent = confirmLabel;
   $("dialog-confirm").disabled = false;
   showFormError($("dialog-error"), "");
-  dialogSubmit = onConfirm;
+  state.dialogSubmit = onConfirm;
   dialog.showModal();
   const first = dialog.querySelector("textarea, input:not([disabled]), select");
   (first ?? $("dialog-confirm")).focus();
@@ -1175,19 +1489,19 @@ function closeDialog() {
 }
 
 function onDialogClosed() {
-  dialogSubmit = null;
+  state.dialogSubmit = null;
   $("dialog-body").replaceChildren();
-  if (dialogOpener?.isConnected) dialogOpener.focus();
-  dialogOpener = null;
+  if (state.dialogOpener?.isConnected) state.dialogOpener.focus();
+  state.dialogOpener = null;
 }
 
 async function submitDialog(event) {
   event.preventDefault();
-  if (!dialogSubmit) return;
+  if (!state.dialogSubmit) return;
   const confirm = $("dialog-confirm");
   confirm.disabled = true;
   try {
-    const problem = await dialogSubmit();
+    const problem = await state.dialogSubmit();
     if (problem) showFormError($("dialog-error"), problem);
     else closeDialog();
   } catch (error) {
@@ -1200,8 +1514,9 @@ async function submitDialog(event) {
 /** Keep Tab inside the dialog (showModal makes the page inert, but not the browser chrome). */
 function trapDialogFocus(event) {
   if (event.key !== "Tab") return;
-  const focusable = [...$("dialog").querySelectorAll("button, input, select, textarea, a[href]")]
-    .filter((node) => !node.disabled && node.getClientRects().length > 0);
+  const focusable = [...$("dialog").querySelectorAll("button, input, select, textarea, a[href]")].filter(
+    (node) => !node.disabled && node.getClientRects().length > 0,
+  );
   if (!focusable.length) return;
   const first = focusable[0];
   const last = focusable[focusable.length - 1];
@@ -1215,10 +1530,20 @@ function trapDialogFocus(event) {
 }
 
 function textField(id, label, { required = false, hint = "", testid = null, rows = 4 } = {}) {
-  return el("div", { class: "field" },
+  return el(
+    "div",
+    { class: "field" },
     el("label", { for: id }, label, required ? null : el("span", { class: "optional" }, " (optional)")),
-    el("textarea", { id, rows, maxlength: 2000, required, "aria-required": required ? "true" : null, "data-testid": testid }),
-    hint ? el("p", { class: "field-hint" }, hint) : null);
+    el("textarea", {
+      id,
+      rows,
+      maxlength: 2000,
+      required,
+      "aria-required": required ? "true" : null,
+      "data-testid": testid,
+    }),
+    hint ? el("p", { class: "field-hint" }, hint) : null,
+  );
 }
 
 /** Value of a required dialog textarea, or null after focusing it (the caller reports the problem). */
@@ -1240,7 +1565,12 @@ function addNoteDialog() {
   openDialog({
     title: "Add internal note",
     body: [
-      el("p", { class: "dialog-note" }, icon("lock"), "Internal notes are visible to agents only, never to the customer."),
+      el(
+        "p",
+        { class: "dialog-note" },
+        icon("lock"),
+        "Internal notes are visible to agents only, never to the customer.",
+      ),
       textField("note-text", "Note", { required: true, testid: "note-text" }),
     ],
     confirmLabel: "Save note",
@@ -1263,11 +1593,16 @@ function resolveDialog() {
     title: "Resolve chat",
     body: [
       textField("resolution-note", "Resolution note", {
-        required: true, testid: "resolution-note", hint: "What was the problem and what solved it?",
+        required: true,
+        testid: "resolution-note",
+        hint: "What was the problem and what solved it?",
       }),
-      el("label", { class: "check" },
+      el(
+        "label",
+        { class: "check" },
         el("input", { type: "checkbox", id: "kb-candidate", "data-testid": "kb-candidate" }),
-        " Should become knowledge-base content"),
+        " Should become knowledge-base content",
+      ),
     ],
     confirmLabel: "Resolve",
     onConfirm: async () => {
@@ -1285,12 +1620,20 @@ function escalateDialog() {
   openDialog({
     title: "Escalate to third level",
     body: [
-      el("div", { class: "field" },
+      el(
+        "div",
+        { class: "field" },
         el("label", { for: "escalate-group" }, "Target group"),
-        el("select", { id: "escalate-group", "data-testid": "escalate-group" },
-          ESCALATION_GROUPS.map(([value, label]) => el("option", { value }, label)))),
+        el(
+          "select",
+          { id: "escalate-group", "data-testid": "escalate-group" },
+          ESCALATION_GROUPS.map(([value, label]) => el("option", { value }, label)),
+        ),
+      ),
       textField("escalate-note", "Note for the group", {
-        required: true, testid: "escalate-note", hint: "What has been checked, and what do you need from them?",
+        required: true,
+        testid: "escalate-note",
+        hint: "What has been checked, and what do you need from them?",
       }),
     ],
     confirmLabel: "Escalate",
@@ -1307,8 +1650,11 @@ function escalateDialog() {
 
 async function transferDialog() {
   const id = state.openId;
-  const list = el("div", { class: "transfer-list", role: "radiogroup", "aria-label": "Transfer to" },
-    el("p", { class: "ctx-muted" }, "Loading agents…"));
+  const list = el(
+    "div",
+    { class: "transfer-list", role: "radiogroup", "aria-label": "Transfer to" },
+    el("p", { class: "ctx-muted" }, "Loading agents…"),
+  );
   openDialog({
     title: "Transfer chat",
     body: [list],
@@ -1316,10 +1662,14 @@ async function transferDialog() {
     onConfirm: async () => {
       const choice = list.querySelector("input[name='transfer-target']:checked");
       if (!choice) return "Choose an agent or the queue.";
-      const agentId = choice.value === "queue" ? null : state.agents.find((a) => String(a.id) === choice.value)?.id;
+      const agentId =
+        choice.value === "queue" ? null : state.agents.find((a) => String(a.id) === choice.value)?.id;
       await api("POST", ticketPath(id, "transfer"), { agent_id: agentId });
       removeChat(id);
-      toast(agentId === null ? "Chat sent back to the queue." : `Chat transferred to ${choice.dataset.name}.`, { kind: "success" });
+      toast(
+        agentId === null ? "Chat sent back to the queue." : `Chat transferred to ${choice.dataset.name}.`,
+        { kind: "success" },
+      );
     },
   });
   try {
@@ -1334,18 +1684,33 @@ function transferOptions() {
   const order = { online: 0, away: 1, offline: 2 };
   const others = state.agents
     .filter((a) => a.id !== state.agent.id)
-    .sort((a, b) => (order[a.presence] ?? 3) - (order[b.presence] ?? 3) || personName(a).localeCompare(personName(b)));
+    .sort(
+      (a, b) =>
+        (order[a.presence] ?? 3) - (order[b.presence] ?? 3) || personName(a).localeCompare(personName(b)),
+    );
   const option = (value, name, detail, { disabled = false, dot = null, agentId = null } = {}) =>
-    el("label", { class: `transfer-option${disabled ? " is-disabled" : ""}`, "data-testid": "transfer-option", "data-agent-id": agentId },
+    el(
+      "label",
+      {
+        class: `transfer-option${disabled ? " is-disabled" : ""}`,
+        "data-testid": "transfer-option",
+        "data-agent-id": agentId,
+      },
       el("input", { type: "radio", name: "transfer-target", value, "data-name": name, disabled }),
       dot,
       el("span", { class: "transfer-name" }, name),
-      el("span", { class: "transfer-detail" }, detail));
+      el("span", { class: "transfer-detail" }, detail),
+    );
   return [
     option("queue", "Back to the queue", "Any matching agent can claim it"),
-    ...others.map((a) => option(String(a.id), personName(a),
-      `${a.presence} · ${a.open_chats} / ${a.capacity} chats · ${(a.languages ?? []).join(", ").toUpperCase()}`,
-      { disabled: a.presence === "offline", dot: presenceDot(a.presence), agentId: a.id })),
+    ...others.map((a) =>
+      option(
+        String(a.id),
+        personName(a),
+        `${a.presence} · ${a.open_chats} / ${a.capacity} chats · ${languageCodes(a.languages)}`,
+        { disabled: a.presence === "offline", dot: presenceDot(a.presence), agentId: a.id },
+      ),
+    ),
   ];
 }
 
@@ -1385,13 +1750,33 @@ async function loadAgentsView() {
 }
 
 function renderAgentsTable() {
-  $("agents-body").replaceChildren(...state.agents.map((a) => el("tr", { "data-testid": "agent-row", "data-agent-id": a.id },
-    el("td", {}, el("span", { class: "agent-name" }, personName(a)), el("span", { class: "agent-username" }, a.username)),
-    el("td", {}, el("span", { class: "role-badge" }, a.role === "admin" ? "Admin" : "Agent")),
-    el("td", {}, (a.categories ?? []).map((c) => el("span", { class: "tag" }, categoryLabel(c)))),
-    el("td", {}, (a.languages ?? []).map((l) => languageBadge(l))),
-    el("td", { class: "num" }, `${a.open_chats ?? 0} / ${a.capacity}`),
-    el("td", {}, el("span", { class: "presence-cell" }, presenceDot(a.presence), a.presence)))));
+  $("agents-body").replaceChildren(
+    ...state.agents.map((a) =>
+      el(
+        "tr",
+        { "data-testid": "agent-row", "data-agent-id": a.id },
+        el(
+          "td",
+          {},
+          el("span", { class: "agent-name" }, personName(a)),
+          el("span", { class: "agent-username" }, a.username),
+        ),
+        el("td", {}, el("span", { class: "role-badge" }, a.role === "admin" ? "Admin" : "Agent")),
+        el(
+          "td",
+          {},
+          (a.categories ?? []).map((c) => el("span", { class: "tag" }, categoryLabel(c))),
+        ),
+        el(
+          "td",
+          {},
+          (a.languages ?? []).map((l) => languageBadge(l)),
+        ),
+        el("td", { class: "num" }, `${a.open_chats ?? 0} / ${a.capacity}`),
+        el("td", {}, el("span", { class: "presence-cell" }, presenceDot(a.presence), a.presence)),
+      ),
+    ),
+  );
 }
 
 async function submitAgentForm(event) {
@@ -1408,11 +1793,15 @@ async function submitAgentForm(event) {
     languages: values.getAll("languages"),
     capacity: Number(values.get("capacity")),
   };
-  const problem = !body.username ? ["new-username", "Enter a username."]
-    : !body.display_name ? ["new-display-name", "Enter a display name."]
-    : body.password.length < 12 ? ["new-password", "The password needs at least 12 characters."]
-    : !Number.isInteger(body.capacity) || body.capacity < 1 ? ["new-capacity", "Capacity must be a whole number of at least 1."]
-    : null;
+  const problem = !body.username
+    ? ["new-username", "Enter a username."]
+    : !body.display_name
+      ? ["new-display-name", "Enter a display name."]
+      : body.password.length < 12
+        ? ["new-password", "The password needs at least 12 characters."]
+        : !Number.isInteger(body.capacity) || body.capacity < 1
+          ? ["new-capacity", "Capacity must be a whole number of at least 1."]
+          : null;
   if (problem) {
     showFormError(errorNode, problem[1]);
     $(problem[0]).focus();
@@ -1497,7 +1886,7 @@ function onSocketMessage(event) {
 }
 
 function onSocketClose(ws) {
-  if (state.ws !== ws) return;  // a socket we replaced or closed on purpose
+  if (state.ws !== ws) return; // a socket we replaced or closed on purpose
   state.ws = null;
   clearInterval(state.pingTimer);
   scheduleReconnect();
@@ -1562,7 +1951,9 @@ function wire() {
   $("presence").addEventListener("click", togglePresence);
   $("notify-permission").addEventListener("click", requestNotifyPermission);
   $("reconnect-now").addEventListener("click", reconnect);
-  for (const tab of document.querySelectorAll(".tab")) tab.addEventListener("click", () => setView(tab.dataset.view));
+  for (const tab of document.querySelectorAll(".tab")) {
+    tab.addEventListener("click", () => setView(tab.dataset.view));
+  }
 
   $("composer-form").addEventListener("submit", sendReply);
   $("composer").addEventListener("keydown", onComposerKeydown);

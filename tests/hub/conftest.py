@@ -73,7 +73,9 @@ class Customer:
 
     async def say(self, text: str | None = None, payload: str | None = None, **extra):
         body = {"text": text} if payload is None else {"payload": payload}
-        return await self.client.post(f"/api/v1/conversations/{self.id}/messages", json={**body, **extra}, headers=self.auth)
+        return await self.client.post(
+            f"/api/v1/conversations/{self.id}/messages", json={**body, **extra}, headers=self.auth
+        )
 
     async def messages(self, after: int | None = None) -> dict:
         query = "" if after is None else f"?after={after}"
@@ -113,7 +115,12 @@ class AgentClient:
 
 async def new_agent(client, username: str, role: str = "agent", online: bool = True, **skills) -> AgentClient:
     await create_agent(
-        client.app[HUB].sessions, username=username, display_name=username.title(), password=PASSWORD, role=role, **skills
+        client.app[HUB].sessions,
+        username=username,
+        display_name=username.title(),
+        password=PASSWORD,
+        role=role,
+        **skills,
     )
     response = await client.post("/api/v1/agent/session", json={"username": username, "password": PASSWORD})
     assert response.status == 200, await response.text()

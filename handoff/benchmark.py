@@ -1,0 +1,858 @@
+"""`python -m handoff bench`: what the hub costs and how fast it moves tickets and messages.
+
+1. Latency through the hub vs. straight to Rasa's REST channel, same scripted conversations, 20 at once.
+2. Handoff packet emitted -> ticket visible in an agent's live queue (agent WebSocket).
+3. Agent <-> customer relay over the two WebSockets.
+4. 1,000 queued tickets claimed by 50 concurrent agents over the HTTP API on PostgreSQL: no ticket claimed
+   twice, none lost, claims per second.
+
+Phases 1-3 run against their own action server, Rasa server and hub on free ports with fresh SQLite
+databases; phase 4 against a second hub on a fresh PostgreSQL database (dropped afterwards). The figures are
+printed and written to the "## Handoff hub" section of BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import random
+import secrets
+import shutil
+import socket
+import statistics
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+import psycopg
+from rich.console import Console
+from sqlalchemy import func, select
+
+from bot import runtime
+from bot.db import make_engine, make_session_factory, migrate
+from bot.evaluation.benchmark import CONVERSATIONS, _cpu
+from bot.kb.importer import import_articles
+from bot.language import DEFAULT, detect_language
+from bot.settings import VAR_DIR, Settings, get_settings
+from handoff import tickets
+from handoff.agents import create_agent
+from handoff.db import make_async_engine, make_sessions
+from handoff.models import Agent, Conversation, Ticket, Transition
+
+COMMAND = ".venv/bin/python -m handoff bench"
+POSTGRES_ADMIN = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+UNLIMITED = "100000"
+HUB_ENV = {  # no rate limit in the way of the load; slow bot replies under load are measured, not cut
+    "RATE_CONVERSATIONS_PER_MINUTE": UNLIMITED,
+    "RATE_MESSAGES_PER_10S": UNLIMITED,
+    "RATE_LOGINS_PER_MINUTE": UNLIMITED,
+    "RASA_TIMEOUT_S": "10",
+}
+PASSWORD = "bench-" + secrets.token_urlsafe(12)
+WAIT_S = 30.0  # longest wait for any single reply or event before the run counts as broken
+
+# 1. overhead
+WORKERS = 20
+CONVERSATIONS_PER_WORKER = 4
+WARMUP_CONVERSATIONS = 20
+ORDER = ("direct", "hub", "hub", "direct")  # ABBA: drift (growing tracker store) hits both sides alike
+OVERHEAD_TARGET = 1.10
+# 2. handoff -> live queue
+HANDOFFS = 60
+HANDOFF_CONCURRENCY = 10
+HANDOFF_TEXT = {"en": "I want to talk to a human", "de": "Ich möchte mit einem Menschen sprechen"}
+QUEUE_TARGET_MS = 200
+# 3. relay
+RELAY_CHATS = 10
+RELAY_ROUNDS = 50  # per chat and direction: 10 x 50 = 500 messages each way
+RELAY_TARGET_MS = 50
+# 4. claims on PostgreSQL
+CLAIM_TICKETS = 1000
+CLAIM_AGENTS = 50
+CLAIM_PICK_FROM = 5  # each agent picks at random among the first few queued tickets: real contention
+
+
+# -- figures -------------------------------------------------------------------------------------------------
+def percentile(values: list[float], share: float) -> float:
+    """The value below which `share` of `values` lie (same nearest-rank rule as `python -m bot bench`)."""
+    ordered = sorted(values)
+    return ordered[int(share * (len(ordered) - 1))]
+
+
+def spread_ms(seconds: list[float]) -> dict:
+    """n, p50, p95 and max of latencies given in seconds, in milliseconds."""
+    return {
+        "n": len(seconds),
+        "p50_ms": statistics.median(seconds) * 1000,
+        "p95_ms": percentile(seconds, 0.95) * 1000,
+        "max_ms": max(seconds) * 1000,
+    }
+
+
+def epoch(iso: str) -> float:
+    """Seconds since the epoch of the hub's ISO-8601 UTC timestamps ("...Z")."""
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+# -- processes and databases -------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def ws_url(http_url: str) -> str:
+    return "ws" + http_url.removeprefix("http")
+
+
+def tail(path: Path, lines: int = 25) -> str:
+    """The end of a service's log, shown when something fails (the work folder is removed afterwards)."""
+    if not path.exists():
+        return "(no log)"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@contextlib.contextmanager
+def sqlite_stack(work: Path, console: Console) -> Iterator[Settings]:
+    """Action server, Rasa server and hub on free ports, fresh SQLite databases with the knowledge base."""
+    base = get_settings()
+    settings = runtime.isolated_settings(
+        work, free_port(), free_port(), hub_port=free_port(), search_min_score=base.search_min_score
+    )
+    migrate(settings.database_url)
+    engine = make_engine(settings.database_url)
+    with make_session_factory(engine)() as session:
+        import_articles(session, base.kb_dir)
+    engine.dispose()
+    logs = {name: work / f"{name}.log" for name in ("actions", "rasa", "hub")}
+    actions = runtime.start_action_server(settings, logs["actions"])
+    rasa = runtime.start_rasa_server(settings, runtime.model_path(settings), logs["rasa"])
+    hub = runtime.start_hub(settings, logs["hub"], **HUB_ENV)
+    try:
+        with console.status("starting the action server, Rasa and the hub …"):
+            runtime.wait_until_up(runtime.action_ready_url(settings), 60, actions)
+            runtime.wait_until_up(runtime.hub_ready_url(settings), 60, hub)
+            loaded = runtime.wait_until_up(runtime.rasa_ready_url(settings), 300, rasa)
+        console.print(f"  services up (Rasa model loaded after {loaded:.0f} s), hub on {settings.hub_url}")
+        yield settings
+    except BaseException:
+        for name, path in logs.items():
+            console.print(f"[red]--- {name} log ---[/]\n{tail(path)}", markup=True, highlight=False)
+        raise
+    finally:
+        runtime.stop(hub, rasa, actions)
+        (VAR_DIR / f"endpoints-{settings.rasa_port}.yml").unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database (postgresql+psycopg:// URL), dropped afterwards whatever happens."""
+    name = f"support_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# -- HTTP helpers ---------------------------------------------------------------------------------------------
+def client(connections: int) -> aiohttp.ClientSession:
+    """An HTTP client whose pool holds `connections` requests in flight at once."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=connections), timeout=aiohttp.ClientTimeout(total=60)
+    )
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def call(http: aiohttp.ClientSession, method: str, url: str, *, expect: int = 200, **kwargs) -> dict:
+    """A JSON request that must answer `expect`; anything else raises with the hub's error body."""
+    async with http.request(method, url, **kwargs) as response:
+        body = await response.json(content_type=None)
+        if response.status != expect:
+            raise RuntimeError(f"{method} {url} answered {response.status}: {body}")
+        return body
+
+
+@dataclass
+class Customer:
+    """A conversation opened through the hub, with its secret token (and ticket, once handed off)."""
+
+    id: str
+    token: str
+    language: str
+    ticket_id: int | None = None
+
+
+async def new_conversation(http: aiohttp.ClientSession, hub_url: str, language: str) -> Customer:
+    body = await call(http, "POST", f"{hub_url}/api/v1/conversations", json={"language": language}, expect=201)
+    return Customer(body["id"], body["token"], language)
+
+
+async def sign_in(http: aiohttp.ClientSession, hub_url: str, username: str) -> str:
+    """The agent's session token (used as Bearer token and as ?token= on the WebSocket)."""
+    body = await call(
+        http, "POST", f"{hub_url}/api/v1/agent/session", json={"username": username, "password": PASSWORD}
+    )
+    return body["token"]
+
+
+# -- WebSockets -----------------------------------------------------------------------------------------------
+@dataclass
+class Received:
+    event: dict
+    wall: float  # time.time() on arrival (compared with the hub's timestamps)
+    perf: float  # time.perf_counter() on arrival (compared with this process's send times)
+
+
+class Listener:
+    """One WebSocket read by one task. `expect(key)` (before sending) returns a future resolved on arrival.
+
+    Keys: ("ticket", conversation_id) for ticket_queued, ("message", sender, text) for message events."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse):
+        self.ws = ws
+        self.errors: list[dict] = []
+        self._waiting: dict[tuple, asyncio.Future[Received]] = {}
+        self._reader = asyncio.create_task(self._read())
+
+    def expect(self, key: tuple) -> asyncio.Future[Received]:
+        future = asyncio.get_running_loop().create_future()
+        self._waiting[key] = future
+        return future
+
+    async def wait(self, future: asyncio.Future[Received]) -> Received:
+        try:
+            return await asyncio.wait_for(future, WAIT_S)
+        except TimeoutError:
+            raise RuntimeError(f"no event within {WAIT_S:.0f} s (socket errors: {self.errors[-3:]})") from None
+
+    async def send(self, event: dict) -> None:
+        await self.ws.send_str(json.dumps(event))
+
+    async def close(self) -> None:
+        await self.ws.close()
+        await self._reader
+
+    async def _read(self) -> None:
+        async for frame in self.ws:
+            if frame.type != aiohttp.WSMsgType.TEXT:
+                continue
+            arrived = Received(json.loads(frame.data), time.time(), time.perf_counter())
+            if arrived.event.get("type") == "error":
+                self.errors.append(arrived.event)
+            future = self._waiting.pop(_key(arrived.event), None)
+            if future is not None and not future.done():
+                future.set_result(arrived)
+
+
+def _key(event: dict) -> tuple | None:
+    if event.get("type") == "ticket_queued":
+        return ("ticket", event["ticket"]["conversation_id"])
+    if event.get("type") == "message":
+        return ("message", event["message"]["sender"], event["message"]["text"])
+    return None
+
+
+async def listen(http: aiohttp.ClientSession, url: str) -> Listener:
+    return Listener(await http.ws_connect(url, heartbeat=30, max_msg_size=0))
+
+
+# -- 1. latency through the hub vs. straight to Rasa ---------------------------------------------------------
+SCRIPTS = [(detect_language(" ".join(m for m in messages if not m.startswith("/"))) or DEFAULT, messages)
+           for messages in CONVERSATIONS]  # fmt: skip
+
+
+@dataclass
+class Load:
+    """One closed-loop run of one side: every message's latency and the run's wall time."""
+
+    side: str
+    latencies: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    conversations: int = 0
+    off_script: int = 0  # hub conversations that left the bot (handoff, bot unavailable): would skew the ratio
+
+    def figures(self) -> dict:
+        return {
+            "side": self.side,
+            "messages": len(self.latencies),
+            "seconds": self.seconds,
+            "msg_per_s": len(self.latencies) / self.seconds,
+            **spread_ms(self.latencies),
+            "off_script": self.off_script,
+        }
+
+
+Talk = Callable[[aiohttp.ClientSession, Settings, str, list[str], Load], Awaitable[None]]
+
+
+async def talk_direct(http: aiohttp.ClientSession, settings: Settings, language: str, script: list[str], load: Load):
+    """One conversation on Rasa's REST channel, with the language hint the hub would send as metadata."""
+    url, sender = f"{settings.rasa_url}/webhooks/rest/webhook", f"bench-{uuid.uuid4().hex[:12]}"
+    for text in script:
+        started = time.perf_counter()
+        body = {"sender": sender, "message": text, "metadata": {"language": language}}
+        await call(http, "POST", url, json=body)
+        load.latencies.append(time.perf_counter() - started)
+
+
+async def talk_through_hub(
+    http: aiohttp.ClientSession, settings: Settings, language: str, script: list[str], load: Load
+):
+    """One conversation through the hub: create it, then post each message with the customer's token."""
+    customer = await new_conversation(http, settings.hub_url, language)
+    url = f"{settings.hub_url}/api/v1/conversations/{customer.id}/messages"
+    for text in script:
+        started = time.perf_counter()
+        reply = await call(http, "POST", url, json={"text": text}, headers=bearer(customer.token))
+        load.latencies.append(time.perf_counter() - started)
+        unavailable = any(m["meta"].get("kind") == "bot_unavailable" for m in reply["messages"])
+        if reply["state"] != "bot" or unavailable:
+            load.off_script += 1
+            return
+
+
+async def closed_loop(settings: Settings, side: str, conversations: int) -> Load:
+    """`conversations` scripted conversations, WORKERS at a time, each message sent when the last reply came."""
+    talk: Talk = talk_direct if side == "direct" else talk_through_hub
+    load = Load(side, conversations=conversations)
+    todo = [SCRIPTS[i % len(SCRIPTS)] for i in range(conversations)]
+
+    async def worker(http: aiohttp.ClientSession) -> None:
+        while todo:
+            language, script = todo.pop()
+            await talk(http, settings, language, script, load)
+
+    async with client(WORKERS + 5) as http:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(http) for _ in range(WORKERS)))
+        load.seconds = time.perf_counter() - started
+    return load
+
+
+async def overhead(settings: Settings, console: Console) -> dict:
+    """Phase 1: the same load straight to Rasa and through the hub, in ABBA order after a warm-up."""
+    for side in ("direct", "hub"):
+        await closed_loop(settings, side, WARMUP_CONVERSATIONS)
+    runs: list[Load] = []
+    for side in ORDER:
+        run = await closed_loop(settings, side, WORKERS * CONVERSATIONS_PER_WORKER)
+        runs.append(run)
+        f = run.figures()
+        console.print(
+            f"  {side:>6}: {f['messages']} messages, {f['msg_per_s']:.1f} msg/s, "
+            f"p50 {f['p50_ms']:.0f} ms, p95 {f['p95_ms']:.0f} ms"
+        )
+    sides = {}
+    for side in ("direct", "hub"):
+        merged = Load(side)
+        for run in (r for r in runs if r.side == side):
+            merged.latencies += run.latencies
+            merged.seconds += run.seconds
+            merged.off_script += run.off_script
+        sides[side] = merged.figures()
+    direct, hub = sides["direct"], sides["hub"]
+    result = {
+        "runs": [r.figures() for r in runs],
+        "direct": direct,
+        "hub": hub,
+        "p50_ratio": hub["p50_ms"] / direct["p50_ms"],
+        "p95_ratio": hub["p95_ms"] / direct["p95_ms"],
+        "throughput_ratio": hub["msg_per_s"] / direct["msg_per_s"],
+    }
+    console.print(
+        f"  hub / direct: p50 x{result['p50_ratio']:.2f}, p95 x{result['p95_ratio']:.2f}, "
+        f"throughput x{result['throughput_ratio']:.2f} (target latency <= x{OVERHEAD_TARGET:.2f})"
+    )
+    return result
+
+
+# -- 2. handoff -> ticket in the agent's live queue ---------------------------------------------------------
+@dataclass
+class Handoff:
+    customer: Customer
+    queue_s: float  # ticket queued_at (hub clock) -> agent's socket received ticket_queued
+    total_s: float  # customer's POST sent -> agent's socket received ticket_queued
+    hub_s: float  # queued_at -> the hub sent the event (its `sent_at`), i.e. the hub's own share
+
+
+async def one_handoff(http: aiohttp.ClientSession, hub_url: str, agent: Listener, index: int) -> Handoff:
+    """A customer asks for a person at once; the bot emits a handoff packet; the agent's socket sees the ticket."""
+    language = ("en", "de")[index % 2]
+    customer = await new_conversation(http, hub_url, language)
+    arrival = agent.expect(("ticket", customer.id))
+    sent = time.time()
+    reply = await call(
+        http,
+        "POST",
+        f"{hub_url}/api/v1/conversations/{customer.id}/messages",
+        json={"text": HANDOFF_TEXT[language]},
+        headers=bearer(customer.token),
+    )
+    if reply["state"] != "queued":
+        raise RuntimeError(f"no handoff for {HANDOFF_TEXT[language]!r}: state {reply['state']}, {reply['messages']}")
+    received = await agent.wait(arrival)
+    ticket = received.event["ticket"]
+    customer.ticket_id = ticket["id"]
+    queued_at = epoch(ticket["queued_at"])
+    sent_at = received.event.get("sent_at", float("nan"))
+    return Handoff(customer, received.wall - queued_at, received.wall - sent, sent_at - queued_at)
+
+
+async def handoffs(http: aiohttp.ClientSession, hub_url: str, agent: Listener, console: Console) -> tuple:
+    """Phase 2: HANDOFFS conversations that end in a handoff, HANDOFF_CONCURRENCY at a time."""
+    gate = asyncio.Semaphore(HANDOFF_CONCURRENCY)
+
+    async def gated(index: int) -> Handoff:
+        async with gate:
+            return await one_handoff(http, hub_url, agent, index)
+
+    done = await asyncio.gather(*(gated(i) for i in range(HANDOFFS)))
+    result = {
+        "handoffs": len(done),
+        "queue": spread_ms([h.queue_s for h in done]),
+        "total": spread_ms([h.total_s for h in done]),
+        "hub": spread_ms([h.hub_s for h in done]),
+    }
+    q, t = result["queue"], result["total"]
+    console.print(
+        f"  queued_at -> agent: p50 {q['p50_ms']:.1f} ms, p95 {q['p95_ms']:.1f} ms, max {q['max_ms']:.1f} ms "
+        f"(target p95 <= {QUEUE_TARGET_MS} ms); customer POST -> agent: p50 {t['p50_ms']:.0f} ms, "
+        f"p95 {t['p95_ms']:.0f} ms"
+    )
+    return result, [h.customer for h in done]
+
+
+# -- 3. relay over WebSockets -------------------------------------------------------------------------------
+async def relay(
+    http: aiohttp.ClientSession, hub_url: str, agent_token: str, agent: Listener, customers: list[Customer], console
+) -> dict:
+    """Phase 3: the agent claims the chats; messages go back and forth over the agent's and customers' sockets."""
+    for customer in customers:
+        await call(
+            http, "POST", f"{hub_url}/api/v1/agent/tickets/{customer.ticket_id}/claim", headers=bearer(agent_token)
+        )
+    sockets = [
+        await listen(http, f"{ws_url(hub_url)}/api/v1/conversations/{c.id}/ws?token={c.token}") for c in customers
+    ]
+    to_agent: list[float] = []
+    to_customer: list[float] = []
+
+    async def chat(customer: Customer, ws: Listener) -> None:
+        for round_ in range(RELAY_ROUNDS):
+            text = f"customer {customer.id[:6]} {round_}: still broken"
+            arrival = agent.expect(("message", "customer", text))
+            started = time.perf_counter()
+            await ws.send({"type": "message", "text": text, "client_id": uuid.uuid4().hex})
+            to_agent.append((await agent.wait(arrival)).perf - started)
+            text = f"agent to {customer.id[:6]} {round_}: please try this"
+            arrival = ws.expect(("message", "agent", text))
+            started = time.perf_counter()
+            event = {"type": "message", "ticket_id": customer.ticket_id, "text": text, "client_id": uuid.uuid4().hex}
+            await agent.send(event)
+            to_customer.append((await ws.wait(arrival)).perf - started)
+
+    try:
+        await asyncio.gather(*(chat(c, ws) for c, ws in zip(customers, sockets, strict=True)))
+    finally:
+        for ws in sockets:
+            await ws.close()
+    result = {
+        "chats": len(customers),
+        "agent_to_customer": spread_ms(to_customer),
+        "customer_to_agent": spread_ms(to_agent),
+    }
+    for direction in ("agent_to_customer", "customer_to_agent"):
+        s = result[direction]
+        console.print(
+            f"  {direction.replace('_', ' ')}: {s['n']} messages, p50 {s['p50_ms']:.1f} ms, "
+            f"p95 {s['p95_ms']:.1f} ms, max {s['max_ms']:.1f} ms (target p95 <= {RELAY_TARGET_MS} ms)"
+        )
+    return result
+
+
+async def agent_phases(settings: Settings, console: Console) -> tuple[dict, dict]:
+    """Phases 2 and 3 with one signed-in agent whose console socket stays open throughout."""
+    engine = make_async_engine(settings.database_url)
+    try:
+        await create_agent(
+            make_sessions(engine), username="bench-agent", display_name="Bench Agent", password=PASSWORD, capacity=20
+        )
+    finally:
+        await engine.dispose()
+    async with client(HANDOFF_CONCURRENCY * 2 + 10) as http:
+        token = await sign_in(http, settings.hub_url, "bench-agent")
+        agent = await listen(http, f"{ws_url(settings.hub_url)}/api/v1/agent/ws?token={token}")
+        try:
+            await call(
+                http,
+                "PUT",
+                f"{settings.hub_url}/api/v1/agent/presence",
+                json={"presence": "online"},
+                headers=bearer(token),
+            )
+            console.print(f"[bold cyan]▸[/] 2. handoff -> ticket in the agent's live queue ({HANDOFFS} handoffs, "
+                          f"{HANDOFF_CONCURRENCY} at a time)")  # fmt: skip
+            queued, customers = await handoffs(http, settings.hub_url, agent, console)
+            console.print(f"[bold cyan]▸[/] 3. relay over WebSockets ({RELAY_CHATS} chats x {RELAY_ROUNDS} messages "
+                          "each way)")  # fmt: skip
+            relayed = await relay(http, settings.hub_url, token, agent, customers[:RELAY_CHATS], console)
+        finally:
+            await agent.close()
+    return queued, relayed
+
+
+# -- 4. claims on PostgreSQL --------------------------------------------------------------------------------
+def weighted(rng: random.Random, choices: dict) -> object:
+    return rng.choices(list(choices), weights=list(choices.values()))[0]
+
+
+async def seed_tickets(url: str) -> None:
+    """CLAIM_TICKETS conversations with queued tickets (a realistic mix, queued over the last half hour)."""
+    rng = random.Random(7)
+    now = datetime.now(UTC)
+    engine = make_async_engine(url)
+    try:
+        async with make_sessions(engine)() as session, session.begin():
+            for _ in range(CLAIM_TICKETS):
+                language = weighted(rng, {"de": 6, "en": 4})
+                token_hash = hashlib.sha256(secrets.token_bytes(16)).hexdigest()
+                conversation = Conversation(id=uuid.uuid4().hex, token_hash=token_hash, language=language, state="bot")
+                session.add(conversation)
+                ticket = tickets.new_ticket(
+                    session,
+                    conversation,
+                    reason=weighted(rng, {"steps_exhausted": 5, "customer_request": 3, "no_article": 1, "safety": 1}),
+                    priority=weighted(rng, {"low": 1, "normal": 6, "high": 2, "urgent": 1}),
+                    category=weighted(rng, {"phone": 4, "notebook": 3, "camera": 2, None: 1}),
+                    summary="Benchmark: the device does not charge after the steps",
+                    packet=None,
+                    actor="bot",
+                )
+                ticket.queued_at = now - timedelta(seconds=rng.uniform(0, 1800))
+    finally:
+        await engine.dispose()
+
+
+async def seed_agents(url: str) -> list[str]:
+    """CLAIM_AGENTS agents with no skill restrictions (they cover every ticket) and capacity 20."""
+    engine = make_async_engine(url)
+    names = [f"claimer-{i:02d}" for i in range(CLAIM_AGENTS)]
+    try:
+        for name in names:
+            await create_agent(make_sessions(engine), username=name, display_name=name, password=PASSWORD, capacity=20)
+    finally:
+        await engine.dispose()
+    return names
+
+
+@dataclass
+class ClaimStats:
+    """What the agents saw: tickets won (200), conflicts (409 already_claimed), other refusals, latencies."""
+
+    won: dict[str, list[int]] = field(default_factory=dict)
+    conflicts: int = 0
+    refused: Counter = field(default_factory=Counter)
+    queue_s: list[float] = field(default_factory=list)
+    claim_s: list[float] = field(default_factory=list)
+    resolve_s: list[float] = field(default_factory=list)
+
+
+async def timed(samples: list[float], request: Awaitable) -> object:
+    started = time.perf_counter()
+    try:
+        return await request
+    finally:
+        samples.append(time.perf_counter() - started)
+
+
+async def claimer(http: aiohttp.ClientSession, hub_url: str, name: str, token: str, stats: ClaimStats) -> None:
+    """Until the queue is empty: look at it, claim one of the first few tickets, resolve it if won."""
+    rng, headers, won = random.Random(name), bearer(token), stats.won.setdefault(name, [])
+    while True:
+        queue = await timed(stats.queue_s, call(http, "GET", f"{hub_url}/api/v1/agent/queue", headers=headers))
+        if not queue["tickets"]:
+            return
+        ticket_id = rng.choice(queue["tickets"][:CLAIM_PICK_FROM])["id"]
+        started = time.perf_counter()
+        async with http.post(f"{hub_url}/api/v1/agent/tickets/{ticket_id}/claim", headers=headers) as response:
+            body = await response.json(content_type=None)
+        stats.claim_s.append(time.perf_counter() - started)
+        if response.status == 200:
+            won.append(ticket_id)
+            url = f"{hub_url}/api/v1/agent/tickets/{ticket_id}/resolve"
+            await timed(stats.resolve_s, call(http, "POST", url, json={"note": "Benchmark: solved."}, headers=headers))
+        elif response.status == 409 and body["error"]["code"] == "already_claimed":
+            stats.conflicts += 1
+        elif response.status == 409:
+            stats.refused[body["error"]["code"]] += 1
+        else:
+            raise RuntimeError(f"claim of {ticket_id} answered {response.status}: {body}")
+
+
+async def claim_race(hub_url: str, names: list[str], console: Console) -> tuple[ClaimStats, float]:
+    """All agents sign in, then claim concurrently until the queue is empty; returns the stats and seconds."""
+    stats = ClaimStats()
+    async with client(CLAIM_AGENTS * 2) as http:
+        started = time.perf_counter()
+        tokens = await asyncio.gather(*(sign_in(http, hub_url, name) for name in names))
+        console.print(f"  {len(names)} agents signed in ({time.perf_counter() - started:.1f} s)")
+        started = time.perf_counter()
+        await asyncio.gather(*(claimer(http, hub_url, n, t, stats) for n, t in zip(names, tokens, strict=True)))
+        seconds = time.perf_counter() - started
+    return stats, seconds
+
+
+async def verify_claims(url: str, stats: ClaimStats) -> dict:
+    """Check in the database that every ticket was claimed exactly once, by the agent who got the 200, and closed."""
+    engine = make_async_engine(url)
+    try:
+        async with make_sessions(engine)() as session:
+            statuses = dict((await session.execute(select(Ticket.status, func.count()).group_by(Ticket.status))).all())
+            claims_per_conversation = (
+                await session.execute(
+                    select(Transition.conversation_id, func.count())
+                    .where(Transition.from_state == "queued", Transition.to_state == "agent")
+                    .group_by(Transition.conversation_id)
+                )
+            ).all()
+            owners = dict((await session.execute(select(Ticket.id, Ticket.agent_id))).all())
+            agent_ids = dict((await session.execute(select(Agent.username, Agent.id))).all())
+    finally:
+        await engine.dispose()
+    winners = [(ticket_id, name) for name, won in stats.won.items() for ticket_id in won]
+    won_by = Counter(ticket_id for ticket_id, _ in winners)
+    transitions = Counter(count for _, count in claims_per_conversation)
+    return {
+        "tickets": len(owners),
+        "claims_200": len(winners),
+        "tickets_won_twice": sum(1 for n in won_by.values() if n > 1),
+        "conversations_claimed_once": transitions.get(1, 0),
+        "conversations_claimed_more_than_once": sum(n for count, n in transitions.items() if count > 1),
+        "never_claimed": len(owners) - len(claims_per_conversation),
+        "owner_mismatches": sum(1 for ticket_id, name in winners if owners.get(ticket_id) != agent_ids[name]),
+        "statuses": statuses,
+        "not_resolved": len(owners) - statuses.get("resolved", 0),
+    }
+
+
+def claims(work: Path, console: Console) -> dict:
+    """Phase 4 on a fresh PostgreSQL database with its own hub (no Rasa: claiming needs none)."""
+    with postgres_database() as url:
+        migrate(url)
+        settings = get_settings().model_copy(
+            update={"database_url": url, "hub_port": free_port(), "rasa_port": free_port()}
+        )
+        asyncio.run(seed_tickets(url))
+        started = time.perf_counter()
+        names = asyncio.run(seed_agents(url))
+        console.print(f"  {CLAIM_TICKETS} queued tickets and {CLAIM_AGENTS} agents created "
+                      f"(agents: {time.perf_counter() - started:.1f} s, Argon2id hashes)")  # fmt: skip
+        log = work / "hub-postgres.log"
+        hub = runtime.start_hub(settings, log, **HUB_ENV)
+        try:
+            runtime.wait_until_up(runtime.hub_ready_url(settings), 60, hub)
+            stats, seconds = asyncio.run(claim_race(settings.hub_url, names, console))
+        except BaseException:
+            console.print(f"[red]--- hub (PostgreSQL) log ---[/]\n{tail(log)}", highlight=False)
+            raise
+        finally:
+            runtime.stop(hub)
+        checks = asyncio.run(verify_claims(url, stats))
+    result = {
+        "tickets": CLAIM_TICKETS,
+        "agents": CLAIM_AGENTS,
+        "seconds": seconds,
+        "claims_per_s": checks["claims_200"] / seconds,
+        "conflicts": stats.conflicts,
+        "refused": dict(stats.refused),
+        "queue_get": spread_ms(stats.queue_s),
+        "claim_post": spread_ms(stats.claim_s),
+        "resolve_post": spread_ms(stats.resolve_s),
+        "checks": checks,
+    }
+    result["double_claims"] = (
+        checks["claims_200"]
+        - CLAIM_TICKETS
+        + checks["tickets_won_twice"]
+        + checks["conversations_claimed_more_than_once"]
+    )
+    result["lost"] = checks["never_claimed"] + checks["not_resolved"]
+    result["ok"] = (
+        checks["claims_200"] == CLAIM_TICKETS
+        and checks["conversations_claimed_once"] == CLAIM_TICKETS
+        and result["double_claims"] == 0
+        and result["lost"] == 0
+        and checks["owner_mismatches"] == 0
+    )
+    console.print(
+        f"  {checks['claims_200']} claims in {seconds:.1f} s = {result['claims_per_s']:.1f} claims/s, "
+        f"{stats.conflicts} conflicts (409), double claims {result['double_claims']}, lost {result['lost']}, "
+        f"owner mismatches {checks['owner_mismatches']} -> {'[green]OK[/]' if result['ok'] else '[red]FAILED[/]'}"
+    )
+    return result
+
+
+# -- the whole run -------------------------------------------------------------------------------------------
+def run(output: Path, console: Console | None = None) -> dict:
+    """Measure all four phases and write the "## Handoff hub" section of `output`."""
+    console = console or Console()
+    work = Path(tempfile.mkdtemp(prefix="hub-bench-"))
+    results: dict = {"command": COMMAND, "load_before": os.getloadavg()[0]}
+    try:
+        with sqlite_stack(work, console) as settings:
+            console.print(f"[bold cyan]▸[/] 1. hub vs. straight to Rasa ({WORKERS} concurrent conversations, "
+                          f"{WORKERS * CONVERSATIONS_PER_WORKER} per run, order {', '.join(ORDER)})")  # fmt: skip
+            results["overhead"] = asyncio.run(overhead(settings, console))
+            results["queue"], results["relay"] = asyncio.run(agent_phases(settings, console))
+        console.print(f"[bold cyan]▸[/] 4. {CLAIM_TICKETS} tickets, {CLAIM_AGENTS} concurrent agents, PostgreSQL")
+        results["claims"] = claims(work, console)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    write(output, results)
+    console.print(f"[green]✓[/] wrote {output}")
+    return results
+
+
+# -- BENCHMARKS.md ------------------------------------------------------------------------------------------
+MARKER = "## Handoff hub"
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "**missed**"
+
+
+def section(r: dict) -> str:
+    """The Markdown section with every figure of a run."""
+    o, q, rl, c = r["overhead"], r["queue"], r["relay"], r["claims"]
+    a2c, c2a, checks = rl["agent_to_customer"], rl["customer_to_agent"], c["checks"]
+    run_row = "| {n} | {side} | {messages} | {msg_per_s:.1f} | {p50_ms:.0f} ms | {p95_ms:.0f} ms |"
+    spread_row = "| {label} | {n} | {p50_ms:.1f} ms | {p95_ms:.1f} ms | {max_ms:.1f} ms |"
+    lines = [
+        MARKER,
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores ({_cpu()}), with `{r['command']}` "
+        f"(load average before the run: {r['load_before']:.2f}).",
+        "Action server, Rasa server (one process, SQLite tracker store) and hub on one machine with fresh SQLite",
+        "databases for phases 1-3; a second hub on a fresh PostgreSQL database for phase 4; the load generator on",
+        "the same machine. Rate limits were lifted and the hub's Rasa timeout raised to 10 s for the run.",
+        "",
+        "| figure | measured | target | |",
+        "|---|---|---|---|",
+        f"| latency through the hub / straight to Rasa, 20 concurrent conversations: p50 | x{o['p50_ratio']:.2f} "
+        f"| <= x{OVERHEAD_TARGET:.2f} | {_verdict(o['p50_ratio'] <= OVERHEAD_TARGET)} |",
+        f"| the same, p95 | x{o['p95_ratio']:.2f} | <= x{OVERHEAD_TARGET:.2f} "
+        f"| {_verdict(o['p95_ratio'] <= OVERHEAD_TARGET)} |",
+        f"| handoff packet -> ticket in an agent's live queue: p95 | {q['queue']['p95_ms']:.1f} ms "
+        f"| <= {QUEUE_TARGET_MS} ms | {_verdict(q['queue']['p95_ms'] <= QUEUE_TARGET_MS)} |",
+        f"| relay agent -> customer (WebSockets): p95 | {a2c['p95_ms']:.1f} ms | <= {RELAY_TARGET_MS} ms "
+        f"| {_verdict(a2c['p95_ms'] <= RELAY_TARGET_MS)} |",
+        f"| relay customer -> agent (WebSockets): p95 | {c2a['p95_ms']:.1f} ms | <= {RELAY_TARGET_MS} ms "
+        f"| {_verdict(c2a['p95_ms'] <= RELAY_TARGET_MS)} |",
+        f"| {c['tickets']:,} tickets, {c['agents']} concurrent agents (PostgreSQL): double claims / lost "
+        f"| {c['double_claims']} / {c['lost']} | 0 / 0 | {_verdict(c['ok'])} |",
+        f"| the same: claims per second | {c['claims_per_s']:.1f} | - | |",
+        "",
+        "### 1. Latency through the hub vs. straight to Rasa's REST channel",
+        "",
+        f"The scripted conversations of `python -m bot bench` (German and English), {WORKERS} at once, back to back",
+        "(each sends its next message when the reply arrived). Straight: `POST /webhooks/rest/webhook` with a new",
+        "sender per conversation and the language hint the hub sends as metadata. Through the hub: `POST",
+        "/api/v1/conversations`, then each message with `POST .../messages` and the Bearer token. Payload-like",
+        f"texts (`/deny`) are sent as text. After a warm-up ({WARMUP_CONVERSATIONS} conversations each side), runs of "
+        f"{WORKERS * CONVERSATIONS_PER_WORKER} conversations",
+        f"in the order {', '.join(ORDER)}; latency is per message (creating a hub conversation is not counted in it",
+        "but is in the hub's msg/s).",
+        "",
+        "| run | side | messages | msg/s | p50 | p95 |",
+        "|---|---|---|---|---|---|",
+        *[run_row.format(n=i + 1, **run) for i, run in enumerate(o["runs"])],
+        run_row.format(n="all", **o["direct"]),
+        run_row.format(n="all", **o["hub"]),
+        "",
+        f"Hub / straight: p50 x{o['p50_ratio']:.2f}, p95 x{o['p95_ratio']:.2f}, throughput x{o['throughput_ratio']:.2f}"
+        f". Hub conversations that left the bot mid-script (would skew the comparison): {o['hub']['off_script']}.",
+        "",
+        "### 2. Handoff packet -> ticket visible in an agent's live queue",
+        "",
+        f"One agent signed in, console WebSocket open, presence online. {q['handoffs']} customers "
+        f"({HANDOFF_CONCURRENCY} at a time) write",
+        f'"{HANDOFF_TEXT["en"]}" / "{HANDOFF_TEXT["de"]}"; the bot hands off with a packet, the hub opens the ticket',
+        "(`queued_at`) and pushes `ticket_queued`. Queue latency: the agent's receive time minus `queued_at`; the",
+        "hub's share: the event's `sent_at` minus `queued_at`; customer total: the customer's POST sent -> the",
+        "agent sees the ticket (includes the bot's turn in Rasa).",
+        "",
+        "| latency | n | p50 | p95 | max |",
+        "|---|---|---|---|---|",
+        spread_row.format(label="`queued_at` -> agent's socket has the ticket", **q["queue"]),
+        spread_row.format(label="of which in the hub (`queued_at` -> `sent_at`)", **q["hub"]),
+        spread_row.format(label="customer's POST -> agent's socket has the ticket", **q["total"]),
+        "",
+        "### 3. Agent <-> customer relay over WebSockets",
+        "",
+        f"The agent claimed {rl['chats']} of those tickets; each customer's WebSocket is open. In each chat the customer"
+        f" and the agent take turns ({RELAY_ROUNDS} messages each), the {rl['chats']} chats at once: send on one socket"
+        " -> `message` event on the other.",
+        "",
+        "| direction | n | p50 | p95 | max |",
+        "|---|---|---|---|---|",
+        spread_row.format(label="agent -> customer", **a2c),
+        spread_row.format(label="customer -> agent", **c2a),
+        "",
+        "### 4. Concurrent claims on PostgreSQL",
+        "",
+        f"{c['tickets']:,} conversations with queued tickets (mixed priority, device category and language), "
+        f"{c['agents']} agents (all skills,",
+        f"capacity 20) signed in over the API. Each agent repeatedly reads its queue, claims one of the first "
+        f"{CLAIM_PICK_FROM} tickets",
+        "at random (real contention), resolves it at once when the claim succeeds (so capacity never blocks), counts",
+        "a conflict on `409 already_claimed`, and stops when the queue is empty. Then the database is checked.",
+        "",
+        "| figure | value |",
+        "|---|---|",
+        f"| total time / claims per second | {c['seconds']:.1f} s / {c['claims_per_s']:.1f} |",
+        f"| claims answered 200 (sum over agents) | {checks['claims_200']} |",
+        f"| conflicts (409 already_claimed) | {c['conflicts']} |",
+        f"| other refusals | {c['refused'] or 'none'} |",
+        f"| tickets won by two agents | {checks['tickets_won_twice']} |",
+        f"| conversations with exactly one queued -> agent transition | {checks['conversations_claimed_once']} |",
+        f"| conversations with more than one / none | {checks['conversations_claimed_more_than_once']} / "
+        f"{checks['never_claimed']} |",
+        f"| ticket owner in the database differs from the agent that got the 200 | {checks['owner_mismatches']} |",
+        f"| ticket statuses afterwards | {checks['statuses']} |",
+        "",
+        "| request under this load | n | p50 | p95 | max |",
+        "|---|---|---|---|---|",
+        spread_row.format(label="`GET /api/v1/agent/queue`", **c["queue_get"]),
+        spread_row.format(label="`POST .../claim`", **c["claim_post"]),
+        spread_row.format(label="`POST .../resolve`", **c["resolve_post"]),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write(output: Path, results: dict) -> None:
+    """Replace (or append) the "## Handoff hub" section of `output`, leaving the other sections alone."""
+    existing = output.read_text() if output.exists() else "# Benchmarks\n\n"
+    new = section(results)
+    if MARKER + "\n" in existing:
+        head, _, rest = existing.partition(MARKER + "\n")
+        tail_ = rest[rest.find("\n## ") :] if "\n## " in rest else ""
+        output.write_text(head.rstrip() + "\n\n" + new + tail_)
+    else:
+        output.write_text(existing.rstrip() + "\n\n" + new)

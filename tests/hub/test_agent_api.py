@@ -1,0 +1,263 @@
+"""The agent API: sign-in, CSRF, routing, atomic claims, and every action on a chat."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.hub.conftest import PASSWORD, new_agent, queued_ticket
+
+
+async def test_a_wrong_password_and_an_unknown_user_get_the_same_answer(client):
+    await new_agent(client, "anna")
+    wrong = await client.post("/api/v1/agent/session", json={"username": "anna", "password": "nope"})
+    unknown = await client.post("/api/v1/agent/session", json={"username": "nobody", "password": "nope"})
+    assert wrong.status == unknown.status == 401
+    assert await wrong.json() == await unknown.json()
+
+
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("GET", "/me"),
+        ("GET", "/queue"),
+        ("GET", "/chats"),
+        ("GET", "/tickets/1"),
+        ("POST", "/tickets/1/claim"),
+        ("POST", "/tickets/1/messages"),
+        ("POST", "/tickets/1/resolve"),
+        ("GET", "/kb/search?q=akku"),
+        ("GET", "/agents"),
+        ("POST", "/agents"),
+        ("PUT", "/presence"),
+    ],
+)
+async def test_every_agent_endpoint_requires_sign_in(client, method, path):
+    response = await client.request(method, f"/api/v1/agent{path}", json={})
+    assert response.status == 401
+    assert (await response.json())["error"]["code"] == "not_signed_in"
+
+
+async def test_cookie_sessions_need_the_csrf_token_for_changes(client):
+    await new_agent(client, "anna", online=False)
+    signed_in = await client.post("/api/v1/agent/session", json={"username": "anna", "password": PASSWORD})
+    csrf = (await signed_in.json())["csrf_token"]
+    assert "HttpOnly" in signed_in.headers["Set-Cookie"] and "SameSite=Strict" in signed_in.headers["Set-Cookie"]
+    assert (await client.get("/api/v1/agent/me")).status == 200  # reading needs only the cookie
+    refused = await client.put("/api/v1/agent/presence", json={"presence": "online"})
+    assert refused.status == 403 and (await refused.json())["error"]["code"] == "csrf_failed"
+    accepted = await client.put("/api/v1/agent/presence", json={"presence": "online"}, headers={"X-CSRF-Token": csrf})
+    assert accepted.status == 200
+
+
+async def test_signing_out_ends_the_session(client):
+    anna = await new_agent(client, "anna")
+    await anna.call("DELETE", "/session", expect=204)
+    await anna.call("GET", "/me", expect=401)
+
+
+async def test_the_queue_shows_only_tickets_the_agent_covers(client):
+    await queued_ticket(client, category="phone", language="de")
+    await queued_ticket(client, category="camera", language="en")
+    camera_en = await new_agent(client, "ben", categories=["camera"], languages=["en"])
+    tickets = (await camera_en.json("GET", "/queue"))["tickets"]
+    assert [(t["category"], t["language"]) for t in tickets] == [("camera", "en")]
+
+
+async def test_the_queue_puts_priority_first_then_waiting_time(client):
+    _, older = await queued_ticket(client, priority="normal")
+    _, newer_urgent = await queued_ticket(client, priority="urgent")
+    _, newest = await queued_ticket(client, priority="normal")
+    anna = await new_agent(client, "anna")
+    assert [t["id"] for t in (await anna.json("GET", "/queue"))["tickets"]] == [newer_urgent, older, newest]
+
+
+async def test_the_customer_sees_their_place_and_an_estimate_once_agents_are_online(client):
+    first, _ = await queued_ticket(client)
+    second, _ = await queued_ticket(client)
+    await new_agent(client, "anna", capacity=1)
+    queue = (await second.messages())["queue"]
+    assert queue["position"] == 2 and queue["agents_online"] == 1
+    assert queue["estimated_wait_s"] == 360  # one free slot for the first; the second waits one handling time
+    assert (await first.messages())["queue"]["estimated_wait_s"] == 30
+
+
+async def test_two_agents_claiming_at_once_exactly_one_gets_it(client):
+    _, ticket_id = await queued_ticket(client)
+    anna, ben = await new_agent(client, "anna"), await new_agent(client, "ben")
+    responses = await asyncio.gather(
+        anna.call("POST", f"/tickets/{ticket_id}/claim", expect=None),
+        ben.call("POST", f"/tickets/{ticket_id}/claim", expect=None),
+    )
+    assert sorted(r.status for r in responses) == [200, 409]
+    loser = next(r for r in responses if r.status == 409)
+    assert (await loser.json())["error"] == {
+        "code": "already_claimed",
+        "message": "Another agent already took this ticket.",
+    }
+
+
+async def test_claiming_beyond_the_capacity_is_refused(client):
+    _, first = await queued_ticket(client)
+    _, second = await queued_ticket(client)
+    anna = await new_agent(client, "anna", capacity=1)
+    await anna.call("POST", f"/tickets/{first}/claim")
+    response = await anna.call("POST", f"/tickets/{second}/claim", expect=409)
+    assert (await response.json())["error"]["code"] == "capacity_reached"
+
+
+async def test_a_ticket_outside_the_agents_skills_cannot_be_claimed(client):
+    _, ticket_id = await queued_ticket(client, category="phone")
+    ben = await new_agent(client, "ben", categories=["camera"])
+    await ben.call("POST", f"/tickets/{ticket_id}/claim", expect=403)
+
+
+async def test_after_a_claim_the_customer_sees_the_agent_and_the_chat_goes_both_ways(client):
+    customer, ticket_id = await queued_ticket(client)
+    anna = await new_agent(client, "anna")
+    await anna.call("POST", f"/tickets/{ticket_id}/claim")
+    status = await customer.messages()
+    assert status["state"] == "agent" and status["agent"] == {"display_name": "Anna"}
+    assert status["messages"][-1]["meta"]["kind"] == "agent_joined"
+    sent = await anna.json("POST", f"/tickets/{ticket_id}/messages", {"text": "Hi, I'm Anna."}, expect=201)
+    assert sent["message"]["meta"]["agent"] == {"display_name": "Anna"}
+    reply = await (await customer.say("Hi Anna, it still does not charge")).json()
+    assert reply["messages"] == []  # the bot never speaks while a person owns the conversation
+    transcript = (await anna.json("GET", f"/tickets/{ticket_id}"))["transcript"]
+    assert [m["sender"] for m in transcript][-3:] == ["system", "agent", "customer"]
+
+
+async def test_only_the_owner_can_write_in_a_chat(client):
+    _, ticket_id = await queued_ticket(client)
+    anna, ben = await new_agent(client, "anna"), await new_agent(client, "ben")
+    await anna.call("POST", f"/tickets/{ticket_id}/claim")
+    response = await ben.call("POST", f"/tickets/{ticket_id}/messages", {"text": "me too"}, expect=409)
+    assert (await response.json())["error"]["code"] == "not_your_chat"
+
+
+async def test_resolving_closes_the_chat_keeps_the_note_and_asks_for_a_rating(client):
+    customer, ticket_id = await queued_ticket(client)
+    anna = await new_agent(client, "anna")
+    await anna.call("POST", f"/tickets/{ticket_id}/claim")
+    await anna.call("POST", f"/tickets/{ticket_id}/resolve", {"note": "", "kb_candidate": True}, expect=400)
+    ticket = await anna.json("POST", f"/tickets/{ticket_id}/resolve", {"note": "Reset the SMC.", "kb_candidate": True})
+    assert ticket["ticket"]["status"] == "resolved"
+    status = await customer.messages()
+    assert status["state"] == "closed"
+    assert [m["meta"].get("kind") for m in status["messages"][-2:]] == ["resolved", "rating_request"]
+    rating = await client.post(
+        f"/api/v1/conversations/{customer.id}/rating", json={"score": 5, "comment": "quick"}, headers=customer.auth
+    )
+    assert rating.status == 200
+    again = await client.post(f"/api/v1/conversations/{customer.id}/rating", json={"score": 1}, headers=customer.auth)
+    assert again.status == 409
+    assert (await customer.say("one more thing")).status == 409
+
+
+async def test_escalation_tells_the_customer_who_takes_over(client):
+    customer, ticket_id = await queued_ticket(client, language="de")
+    anna = await new_agent(client, "anna")
+    await anna.call("POST", f"/tickets/{ticket_id}/claim")
+    await anna.call("POST", f"/tickets/{ticket_id}/escalate", {"group": "moon", "note": "x"}, expect=400)
+    await anna.json("POST", f"/tickets/{ticket_id}/escalate", {"group": "repair", "note": "Board fault, needs repair."})
+    last = (await customer.messages())["messages"][-1]
+    assert last["meta"]["kind"] == "escalated" and "Reparaturzentrum" in last["text"]
+
+
+async def test_transfer_back_to_the_queue_keeps_priority_and_queue_time(client):
+    customer, ticket_id = await queued_ticket(client, priority="high")
+    anna = await new_agent(client, "anna")
+    before = (await anna.json("GET", "/queue"))["tickets"][0]
+    await anna.call("POST", f"/tickets/{ticket_id}/claim")
+    await anna.json("POST", f"/tickets/{ticket_id}/transfer", {"agent_id": None})
+    after = (await anna.json("GET", "/queue"))["tickets"][0]
+    assert (after["id"], after["priority"], after["queued_at"]) == (ticket_id, "high", before["queued_at"])
+    assert (await customer.messages())["messages"][-1]["meta"]["kind"] == "requeued"
+
+
+async def test_transfer_to_another_online_agent(client):
+    customer, ticket_id = await queued_ticket(client)
+    anna, ben = await new_agent(client, "anna"), await new_agent(client, "ben")
+    away = await new_agent(client, "carl", online=False)
+    await anna.call("POST", f"/tickets/{ticket_id}/claim")
+    refused = await anna.call("POST", f"/tickets/{ticket_id}/transfer", {"agent_id": away.id}, expect=409)
+    assert (await refused.json())["error"]["code"] == "agent_not_online"
+    await anna.json("POST", f"/tickets/{ticket_id}/transfer", {"agent_id": ben.id})
+    assert [t["id"] for t in (await ben.json("GET", "/chats"))["tickets"]] == [ticket_id]
+    assert (await anna.json("GET", "/chats"))["tickets"] == []
+    assert (await customer.messages())["agent"] == {"display_name": "Ben"}
+
+
+async def test_return_to_bot_gives_the_conversation_back(client):
+    customer, ticket_id = await queued_ticket(client)
+    anna = await new_agent(client, "anna")
+    await anna.call("POST", f"/tickets/{ticket_id}/claim")
+    await anna.json("POST", f"/tickets/{ticket_id}/return-to-bot", {"note": "Customer wants to try the guide"})
+    status = await customer.messages()
+    assert status["state"] == "bot" and status["messages"][-1]["meta"]["kind"] == "returned_to_bot"
+    detail = await anna.json("GET", f"/tickets/{ticket_id}")
+    assert [h["to_state"] for h in detail["history"]] == ["queued", "agent", "bot"]
+    assert detail["notes"][0]["text"] == "Customer wants to try the guide"
+
+
+async def test_internal_notes_are_never_shown_to_the_customer(client):
+    customer, ticket_id = await queued_ticket(client)
+    anna = await new_agent(client, "anna")
+    await anna.json("POST", f"/tickets/{ticket_id}/notes", {"text": "Customer sounds annoyed"}, expect=201)
+    assert all("annoyed" not in m["text"] for m in (await customer.messages())["messages"])
+
+
+async def test_only_admins_create_agents_and_bad_details_are_explained(client):
+    admin = await new_agent(client, "root", role="admin")
+    anna = await new_agent(client, "anna")
+    details = {"username": "dora", "display_name": "Dora", "password": "long enough password", "capacity": 2}
+    await anna.call("POST", "/agents", details, expect=403)
+    weak = await admin.call("POST", "/agents", {**details, "password": "short"}, expect=400)
+    assert (await weak.json())["error"]["code"] == "weak_password"
+    created = await admin.json("POST", "/agents", details, expect=201)
+    assert created["agent"]["username"] == "dora"
+    taken = await admin.call("POST", "/agents", details, expect=409)
+    assert (await taken.json())["error"]["code"] == "username_taken"
+
+
+async def test_a_disconnected_agents_chats_return_to_the_queue_after_the_grace_period(client):
+    customer, ticket_id = await queued_ticket(client, priority="high")
+    anna = await new_agent(client, "anna")
+    socket = await client.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+    await anna.call("POST", f"/tickets/{ticket_id}/claim")
+    await socket.close()
+    await asyncio.sleep(0.8)  # grace period in the tests: 0.3 s
+    status = await customer.messages()
+    assert status["state"] == "queued"
+    assert status["messages"][-1]["meta"]["kind"] == "agent_left"
+    ben = await new_agent(client, "ben")
+    [ticket] = (await ben.json("GET", "/queue"))["tickets"]
+    assert (ticket["id"], ticket["priority"]) == (ticket_id, "high")
+
+
+async def test_an_agent_who_reconnects_within_the_grace_period_keeps_the_chat(client):
+    _, ticket_id = await queued_ticket(client)
+    anna = await new_agent(client, "anna")
+    first = await client.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+    await anna.call("POST", f"/tickets/{ticket_id}/claim")
+    await first.close()
+    second = await client.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+    await asyncio.sleep(0.6)
+    assert [t["id"] for t in (await anna.json("GET", "/chats"))["tickets"]] == [ticket_id]
+    await second.close()
+
+
+async def test_customers_left_waiting_get_an_email_field_in_the_ticket(client):
+    customer, ticket_id = await queued_ticket(client)
+    await client.post(
+        f"/api/v1/conversations/{customer.id}/contact", json={"email": "kim@example.org"}, headers=customer.auth
+    )
+    anna = await new_agent(client, "anna")
+    assert (await anna.json("GET", "/queue"))["tickets"][0]["email"] == "kim@example.org"
+
+
+async def test_ticket_detail_is_refused_for_an_unknown_ticket(client):
+    anna = await new_agent(client, "anna")
+    await anna.call("GET", "/tickets/999", expect=404)
+    await anna.call("GET", "/tickets/abc", expect=400)

@@ -1,0 +1,119 @@
+"""Plain functions of the hub: opening hours, queue positions and estimates, Rasa replies, the OpenAPI document."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from openapi_spec_validator import validate
+
+from handoff.app import create_app
+from handoff.availability import parse_opening_hours
+from handoff.models import Agent, Ticket
+from handoff.openapi import document
+from handoff.queue import Snapshot
+from handoff.rasa import bot_context, packet_errors, parse_reply
+from tests.hub.conftest import closed_port
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def test_opening_hours_follow_the_local_time_zone():
+    hours = parse_opening_hours("mon-fri 08:00-18:00; sat 09:00-13:00", "Europe/Berlin")
+    monday_7_30_utc = datetime(2026, 11, 23, 7, 30, tzinfo=UTC)  # 08:30 in Berlin
+    assert hours.is_open(monday_7_30_utc)
+    assert not hours.is_open(monday_7_30_utc.replace(hour=17, minute=30))  # 18:30 in Berlin
+    assert not hours.is_open(datetime(2026, 11, 29, 10, 0, tzinfo=UTC))  # Sunday
+
+
+@pytest.mark.parametrize("spec", ["mon-fri 8-18", "xyz 08:00-09:00", "mon 18:00-08:00", "mon 25:00-26:00"])
+def test_unreadable_opening_hours_are_refused(spec):
+    with pytest.raises(ValueError, match="opening hours"):
+        parse_opening_hours(spec, "UTC")
+
+
+def _ticket(id_, priority_rank=1, minutes_ago=0, category="phone", language="en"):
+    return Ticket(
+        id=id_,
+        priority_rank=priority_rank,
+        queued_at=T0 - timedelta(minutes=minutes_ago),
+        category=category,
+        language=language,
+    )
+
+
+def _agent(id_, capacity=2, categories=(), languages=()):
+    return Agent(id=id_, capacity=capacity, categories=list(categories), languages=list(languages))
+
+
+def test_the_place_in_line_counts_only_tickets_ahead_for_the_same_agents():
+    urgent, old, new, camera = _ticket(1, 3, 0), _ticket(2, 1, 10), _ticket(3, 1, 5), _ticket(4, 1, 20, "camera")
+    snap = Snapshot([urgent, old, new, camera], [_agent(1, categories=["phone"])], {}, 300, True)
+    assert [snap.info(t)["position"] for t in (urgent, old, new)] == [1, 2, 3]
+    assert snap.info(camera) == {"position": 1, "estimated_wait_s": None, "agents_online": 0, "open": True}
+
+
+def test_the_wait_estimate_uses_free_slots_then_handling_time_per_capacity():
+    queued = [_ticket(i, 1, 10 - i) for i in range(1, 6)]
+    snap = Snapshot(queued, [_agent(1, capacity=2)], {1: 1}, 300, True)  # one free slot
+    assert [snap.info(t)["estimated_wait_s"] for t in queued] == [30, 300, 300, 600, 600]
+
+
+def test_no_estimate_outside_opening_hours():
+    ticket = _ticket(1)
+    assert Snapshot([ticket], [_agent(1)], {}, 300, False).info(ticket)["estimated_wait_s"] is None
+
+
+def test_custom_payloads_belong_to_the_text_before_them():
+    reply = parse_reply(
+        [
+            {"recipient_id": "c", "text": "Step 1 of 3: ...", "buttons": [{"title": "Yes", "payload": "/affirm"}]},
+            {"recipient_id": "c", "custom": {"kb_article": "phone-not-charging", "step": 1}},
+            {"recipient_id": "c", "text": "Handing over"},
+            {"recipient_id": "c", "custom": {"handoff": {"reason": "safety"}}},
+        ]
+    )
+    assert [(m.text[:6], m.meta, m.packet) for m in reply] == [
+        ("Step 1", {"kb_article": "phone-not-charging", "step": 1}, None),
+        ("Handin", {}, {"reason": "safety"}),
+    ]
+    assert reply[0].buttons == [{"title": "Yes", "payload": "/affirm"}]
+
+
+def test_packets_are_checked_against_the_committed_schema():
+    assert any("reason" in problem for problem in packet_errors({"schema_version": "1.0"}))
+
+
+def test_the_bot_context_lists_every_customer_turn_with_intent_and_confidence():
+    tracker = {
+        "slots": {"device_category": "camera", "brand": None, "session_started_metadata": {"x": 1}},
+        "events": [
+            {"event": "action", "name": "action_listen"},
+            {
+                "event": "user",
+                "text": "lens error",
+                "parse_data": {"intent": {"name": "describe_problem", "confidence": 0.91234}},
+            },
+            {"event": "bot", "text": "..."},
+        ],
+    }
+    assert bot_context(tracker) == {
+        "turns": [{"text": "lens error", "intent": "describe_problem", "confidence": 0.912}],
+        "slots": {"device_category": "camera"},
+    }
+
+
+def test_the_openapi_document_is_valid_and_covers_every_api_route(tmp_path):
+    from bot.settings import Settings
+
+    validate(document())
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", rasa_port=closed_port()))
+    routes = {
+        (r.method.lower(), r.resource.canonical)
+        for r in app.router.routes()
+        if r.resource is not None
+        and r.resource.canonical.startswith("/api/v1/")
+        and r.method not in ("HEAD", "OPTIONS")
+    }
+    documented = {(method, path) for path, ops in document()["paths"].items() for method in ops}
+    assert routes - {("get", "/api/v1/openapi.json")} == documented

@@ -1,0 +1,125 @@
+"""The two WebSockets with real clients: live relay both ways, typing, acknowledgements, origin checks."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import WSServerHandshakeError
+
+from handoff.keys import SETTINGS
+from tests.hub.conftest import new_agent, new_customer, queued_ticket
+
+
+async def _next(socket, kind: str, timeout: float = 3.0) -> dict:
+    """The next event of `kind` (other events are skipped)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            event = await socket.receive_json()
+            if event["type"] == kind:
+                return event
+
+
+async def test_a_new_ticket_appears_live_in_the_queue_of_agents_who_cover_it(client):
+    anna = await new_agent(client, "anna", categories=["phone"])
+    ben = await new_agent(client, "ben", categories=["camera"])
+    anna_socket = await client.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+    ben_socket = await client.ws_connect(f"/api/v1/agent/ws?token={ben.token}")
+    _, ticket_id = await queued_ticket(client, category="phone")
+    event = await _next(anna_socket, "ticket_queued")
+    assert event["ticket"]["id"] == ticket_id and event["ticket"]["category"] == "phone"
+    await ben_socket.send_json({"type": "ping"})
+    assert (await ben_socket.receive_json())["type"] == "pong"  # nothing about the phone ticket came before
+
+
+async def test_agent_and_customer_chat_live_over_websockets_both_ways(client):
+    customer, ticket_id = await queued_ticket(client)
+    anna = await new_agent(client, "anna")
+    agent_socket = await client.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+    customer_socket = await client.ws_connect(f"/api/v1/conversations/{customer.id}/ws?token={customer.token}")
+    await anna.call("POST", f"/tickets/{ticket_id}/claim")
+    state = await _next(customer_socket, "state")
+    assert state["state"] == "agent" and state["agent"] == {"display_name": "Anna"}
+
+    await agent_socket.send_json({"type": "message", "ticket_id": ticket_id, "text": "Hello!", "client_id": "a1"})
+    ack = await _next(agent_socket, "ack")
+    assert ack["client_id"] == "a1" and ack["message"]["sender"] == "agent"
+    received = await _next(customer_socket, "message")
+    while received["message"]["sender"] != "agent":
+        received = await _next(customer_socket, "message")
+    assert received["message"]["text"] == "Hello!"
+
+    await customer_socket.send_json({"type": "message", "text": "Hi, <b>it</b> still fails", "client_id": "c1"})
+    assert (await _next(customer_socket, "ack"))["client_id"] == "c1"
+    relayed = await _next(agent_socket, "message")
+    assert relayed["ticket_id"] == ticket_id
+    assert relayed["message"] | {"id": 0, "created_at": ""} == {
+        "id": 0,
+        "sender": "customer",
+        "text": "Hi, <b>it</b> still fails",
+        "buttons": [],
+        "created_at": "",
+        "meta": {},
+    }
+
+
+async def test_typing_is_forwarded_to_the_other_side(client):
+    customer, ticket_id = await queued_ticket(client)
+    anna = await new_agent(client, "anna")
+    agent_socket = await client.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+    customer_socket = await client.ws_connect(f"/api/v1/conversations/{customer.id}/ws?token={customer.token}")
+    await anna.call("POST", f"/tickets/{ticket_id}/claim")
+    await customer_socket.send_json({"type": "typing", "typing": True})
+    assert (await _next(agent_socket, "typing")) == {"type": "typing", "ticket_id": ticket_id, "typing": True}
+    await agent_socket.send_json({"type": "typing", "ticket_id": ticket_id, "typing": True})
+    assert (await _next(customer_socket, "typing")) == {"type": "typing", "sender": "agent", "typing": True}
+
+
+async def test_a_malformed_frame_gets_an_error_and_the_socket_stays_open(client):
+    customer = await new_customer(client)
+    socket = await client.ws_connect(f"/api/v1/conversations/{customer.id}/ws?token={customer.token}")
+    await socket.send_str("{not json")
+    assert (await socket.receive_json())["error"]["code"] == "invalid_json"
+    await socket.send_json({"type": "message", "text": "x" * 2001, "client_id": "big"})
+    error = await _next(socket, "error")
+    assert (error["client_id"], error["error"]["code"]) == ("big", "message_too_large")
+
+
+async def test_a_websocket_needs_the_conversations_token(client):
+    customer, other = await new_customer(client), await new_customer(client)
+    try:
+        await client.ws_connect(f"/api/v1/conversations/{customer.id}/ws?token={other.token}")
+    except WSServerHandshakeError as exc:
+        assert exc.status == 401
+    else:
+        raise AssertionError("the socket opened with another conversation's token")
+
+
+async def test_websocket_origins_are_checked(client):
+    customer = await new_customer(client)
+    anna = await new_agent(client, "anna")
+    foreign = {"Origin": "https://evil.example"}
+    for url in (
+        f"/api/v1/conversations/{customer.id}/ws?token={customer.token}",
+        f"/api/v1/agent/ws?token={anna.token}",
+    ):
+        try:
+            await client.ws_connect(url, headers=foreign)
+        except WSServerHandshakeError as exc:
+            assert exc.status == 403
+        else:
+            raise AssertionError(f"{url} accepted a foreign origin")
+    own = {"Origin": str(client.make_url("")).rstrip("/")}
+    socket = await client.ws_connect(f"/api/v1/agent/ws?token={anna.token}", headers=own)
+    await socket.close()
+
+
+async def test_the_widget_api_answers_cors_only_for_allowed_origins(client):
+    denied = await client.options("/api/v1/conversations", headers={"Origin": "https://evil.example"})
+    assert denied.status == 403
+    client.app[SETTINGS].widget_origins = "https://shop.example"
+    allowed = await client.options(
+        "/api/v1/conversations",
+        headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert allowed.status == 204
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://shop.example"
