@@ -6,7 +6,7 @@ RASA   := .venv-rasa/bin/rasa
 RASA_DATA := data/nlu data/rules
 
 .DEFAULT_GOAL := help
-.PHONY: help venv install run test validate lint eval bench calibrate
+.PHONY: help venv install run test validate lint eval bench bench-hub calibrate browser
 
 help: ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,12 +29,12 @@ validate: install ## rasa data validate (warnings fail) and the article files
 	$(BOT) kb validate
 	PYTHONPATH=. $(RASA) data validate --fail-on-warnings --config config.yml --domain domain.yml --data $(RASA_DATA)
 
-test: validate lint ## install what is needed and run every test (unit, PostgreSQL, end-to-end, Rasa test stories)
+test: validate lint browser ## install what is needed and run every test (unit, PostgreSQL, end-to-end, browser, Rasa test stories)
 	$(VENV)/bin/python -m pytest
 
 lint: venv ## ruff (lint and format check)
-	$(VENV)/bin/ruff check bot actions tests
-	$(VENV)/bin/ruff format --check bot actions tests
+	$(VENV)/bin/ruff check bot actions handoff tests
+	$(VENV)/bin/ruff format --check bot actions handoff tests
 
 eval: install ## held-out evaluations: knowledge-base search recall and NLU F1 (starts Rasa for the NLU part)
 	$(BOT) eval search --compare
@@ -43,5 +43,11 @@ eval: install ## held-out evaluations: knowledge-base search recall and NLU F1 (
 calibrate: install ## refit the search's fusion weights and score calibration on training material
 	$(BOT) kb calibrate
 
+browser: ## Debian's Chromium for the browser tests (Playwright drives it; no browser downloads)
+	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
 bench: install ## benchmark the REST channel, training, model load and memory; writes BENCHMARKS.md
 	$(BOT) bench
+
+bench-hub: install ## benchmark the hub: latency vs. Rasa, handoff-to-queue, relay, 1,000 claims on PostgreSQL
+	$(VENV)/bin/python -m handoff bench

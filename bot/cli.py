@@ -135,7 +135,7 @@ def _stop_on_sigterm(*_: object) -> None:
 
 @app.command()
 def run() -> None:
-    """Install what is missing, then start the action server and the Rasa server (Ctrl-C stops both)."""
+    """Install what is missing, then start the action server, the Rasa server and the hub (Ctrl-C stops all)."""
     from bot import runtime
 
     settings = get_settings()
@@ -147,23 +147,32 @@ def run() -> None:
     actions = runtime.start_action_server(settings, logs / "actions.log")
     _step(f"Starting the Rasa server on {settings.rasa_host}:{settings.rasa_port} (log: var/logs/rasa.log)")
     rasa = runtime.start_rasa_server(settings, runtime.model_path(settings), logs / "rasa.log")
+    runtime.bootstrap_admin()
+    _step(f"Starting the handoff hub on {settings.hub_host}:{settings.hub_port} (log: var/logs/hub.log)")
+    hub = runtime.start_hub(settings, logs / "hub.log")
+    processes = (hub, rasa, actions)
     try:
         runtime.wait_until_up(runtime.action_ready_url(settings), 60, actions)
+        runtime.wait_until_up(runtime.hub_ready_url(settings), 60, hub)
         seconds = runtime.wait_until_up(runtime.rasa_ready_url(settings), 180, rasa)
-        console.print(f"[green]✓[/] Rasa is up (model loaded in {seconds:.0f} s). Talk to the bot:")
+        console.print(f"[green]✓[/] Everything is up (model loaded in {seconds:.0f} s).")
+        console.print(f"  Demo shop with the chat widget: {settings.hub_url}/shop")
+        console.print(f"  Agent console:                  {settings.hub_url}/console  (first admin: user 'admin',")
+        console.print("                                  password in var/admin_password)")
+        console.print(f"  API description:                {settings.hub_url}/api/v1/openapi.json")
         console.print(
-            f"  curl -s {settings.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' "
+            f"  The bot alone: curl -s {settings.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' "
             '-d \'{"sender": "me", "message": "Mein Handy lädt nicht mehr"}\''
         )
         console.print("  or: .venv/bin/python -m bot chat      (Ctrl-C here stops everything)")
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
-        while actions.poll() is None and rasa.poll() is None:
+        while all(p.poll() is None for p in processes):
             time.sleep(1)
         console.print("[red]A process stopped; see var/logs/.[/]")
     except KeyboardInterrupt:
         pass
     finally:
-        runtime.stop(rasa, actions)
+        runtime.stop(*processes)
 
 
 @app.command()
@@ -191,7 +200,7 @@ def chat(sender: str = "cli-user") -> None:
 
 @app.command()
 def status() -> None:
-    """Show whether the database, knowledge base, model, action server and Rasa server are ready."""
+    """Show whether the database, knowledge base, model, action server, Rasa server and hub are ready."""
     import httpx
 
     from bot import runtime
@@ -215,6 +224,7 @@ def status() -> None:
     for name, url in (
         ("action server", runtime.action_ready_url(settings)),
         ("Rasa server", runtime.rasa_ready_url(settings)),
+        ("handoff hub", runtime.hub_ready_url(settings)),
     ):
         try:
             up = httpx.get(url, timeout=3).status_code == 200

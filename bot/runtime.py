@@ -253,6 +253,11 @@ def start_hub(settings: Settings, log_file: Path | None = None, **env_overrides:
     )
 
 
+def bootstrap_admin() -> None:
+    """Create the hub's first admin if there is no agent yet (`python -m handoff agent bootstrap`)."""
+    subprocess.run([sys.executable, "-m", "handoff", "agent", "bootstrap"], cwd=PROJECT_DIR, check=True)
+
+
 def hub_ready_url(settings: Settings) -> str:
     return f"{settings.hub_url}/healthz"
 

@@ -40,6 +40,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/api/v1/openapi.json", _openapi)
     app.router.add_get("/healthz", _health)
     app.router.add_get("/", _to_shop)
+    app.router.add_get("/favicon.ico", _no_content)
     for path, file in PAGES.items():
         app.router.add_get(path, _static(file))
     for asset in ASSETS:
@@ -101,6 +102,10 @@ async def _to_shop(_request: web.Request) -> web.Response:
 
 async def _preflight(_request: web.Request) -> web.Response:
     return web.Response(status=204)  # widget_cors adds the headers (or refuses the origin)
+
+
+async def _no_content(_request: web.Request) -> web.Response:
+    return web.Response(status=204)
 
 
 def _static(name: str):

@@ -23,6 +23,7 @@ import secrets
 import shutil
 import socket
 import statistics
+import subprocess
 import tempfile
 import time
 import uuid
@@ -103,6 +104,10 @@ def epoch(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
+def step(console: Console, message: str) -> None:
+    console.print(f"[bold cyan]▸[/] {message}")
+
+
 # -- processes and databases -------------------------------------------------------------------------------
 def free_port() -> int:
     with socket.socket() as probe:
@@ -121,8 +126,33 @@ def tail(path: Path, lines: int = 25) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
+@dataclass
+class Stack:
+    """The running services of phases 1-3."""
+
+    settings: Settings
+    processes: dict[str, subprocess.Popen]
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process and its live child processes used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    total = (int(fields[11]) + int(fields[12])) / ticks
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        total += sum(cpu_seconds(int(child)) for child in children.read_text().split())
+    return total
+
+
+def cpu_now(stack: Stack) -> dict[str, float]:
+    """CPU seconds so far of every service and of this process (the load generator)."""
+    return {name: cpu_seconds(process.pid) for name, process in stack.processes.items()} | {
+        "client": time.process_time()
+    }
+
+
 @contextlib.contextmanager
-def sqlite_stack(work: Path, console: Console) -> Iterator[Settings]:
+def sqlite_stack(work: Path, console: Console) -> Iterator[Stack]:
     """Action server, Rasa server and hub on free ports, fresh SQLite databases with the knowledge base."""
     base = get_settings()
     settings = runtime.isolated_settings(
@@ -134,22 +164,23 @@ def sqlite_stack(work: Path, console: Console) -> Iterator[Settings]:
         import_articles(session, base.kb_dir)
     engine.dispose()
     logs = {name: work / f"{name}.log" for name in ("actions", "rasa", "hub")}
-    actions = runtime.start_action_server(settings, logs["actions"])
-    rasa = runtime.start_rasa_server(settings, runtime.model_path(settings), logs["rasa"])
-    hub = runtime.start_hub(settings, logs["hub"], **HUB_ENV)
+    processes: dict[str, subprocess.Popen] = {}
     try:
+        processes["actions"] = actions = runtime.start_action_server(settings, logs["actions"])
+        processes["rasa"] = rasa = runtime.start_rasa_server(settings, runtime.model_path(settings), logs["rasa"])
+        processes["hub"] = hub = runtime.start_hub(settings, logs["hub"], **HUB_ENV)
         with console.status("starting the action server, Rasa and the hub …"):
             runtime.wait_until_up(runtime.action_ready_url(settings), 60, actions)
             runtime.wait_until_up(runtime.hub_ready_url(settings), 60, hub)
             loaded = runtime.wait_until_up(runtime.rasa_ready_url(settings), 300, rasa)
         console.print(f"  services up (Rasa model loaded after {loaded:.0f} s), hub on {settings.hub_url}")
-        yield settings
+        yield Stack(settings, processes)
     except BaseException:
         for name, path in logs.items():
             console.print(f"[red]--- {name} log ---[/]\n{tail(path)}", markup=True, highlight=False)
         raise
     finally:
-        runtime.stop(hub, rasa, actions)
+        runtime.stop(*processes.values())
         (VAR_DIR / f"endpoints-{settings.rasa_port}.yml").unlink(missing_ok=True)
 
 
@@ -273,8 +304,12 @@ async def listen(http: aiohttp.ClientSession, url: str) -> Listener:
 
 
 # -- 1. latency through the hub vs. straight to Rasa ---------------------------------------------------------
-SCRIPTS = [(detect_language(" ".join(m for m in messages if not m.startswith("/"))) or DEFAULT, messages)
-           for messages in CONVERSATIONS]  # fmt: skip
+def script_language(messages: list[str]) -> str:
+    """The language of a scripted conversation (from its free-text messages)."""
+    return detect_language(" ".join(m for m in messages if not m.startswith("/"))) or DEFAULT
+
+
+SCRIPTS = [(script_language(messages), messages) for messages in CONVERSATIONS]
 
 
 @dataclass
@@ -284,17 +319,25 @@ class Load:
     side: str
     latencies: list[float] = field(default_factory=list)
     seconds: float = 0.0
-    conversations: int = 0
     off_script: int = 0  # hub conversations that left the bot (handoff, bot unavailable): would skew the ratio
+    cpu_s: Counter = field(default_factory=Counter)  # CPU seconds per process during the run
+
+    def add(self, other: Load) -> None:
+        self.latencies += other.latencies
+        self.seconds += other.seconds
+        self.off_script += other.off_script
+        self.cpu_s.update(other.cpu_s)
 
     def figures(self) -> dict:
+        messages = len(self.latencies)
         return {
             "side": self.side,
-            "messages": len(self.latencies),
+            "messages": messages,
             "seconds": self.seconds,
-            "msg_per_s": len(self.latencies) / self.seconds,
+            "msg_per_s": messages / self.seconds,
             **spread_ms(self.latencies),
             "off_script": self.off_script,
+            "cpu_ms_per_msg": {name: 1000 * cpu / messages for name, cpu in self.cpu_s.items()},
         }
 
 
@@ -327,44 +370,47 @@ async def talk_through_hub(
             return
 
 
-async def closed_loop(settings: Settings, side: str, conversations: int) -> Load:
+async def closed_loop(stack: Stack, side: str, conversations: int) -> Load:
     """`conversations` scripted conversations, WORKERS at a time, each message sent when the last reply came."""
     talk: Talk = talk_direct if side == "direct" else talk_through_hub
-    load = Load(side, conversations=conversations)
+    load = Load(side)
     todo = [SCRIPTS[i % len(SCRIPTS)] for i in range(conversations)]
 
     async def worker(http: aiohttp.ClientSession) -> None:
         while todo:
             language, script = todo.pop()
-            await talk(http, settings, language, script, load)
+            await talk(http, stack.settings, language, script, load)
 
     async with client(WORKERS + 5) as http:
-        started = time.perf_counter()
+        cpu, started = cpu_now(stack), time.perf_counter()
         await asyncio.gather(*(worker(http) for _ in range(WORKERS)))
         load.seconds = time.perf_counter() - started
+        load.cpu_s.update({name: spent - cpu[name] for name, spent in cpu_now(stack).items()})
     return load
 
 
-async def overhead(settings: Settings, console: Console) -> dict:
+def cpu_text(figures: dict) -> str:
+    return ", ".join(f"{name} {ms:.1f}" for name, ms in figures["cpu_ms_per_msg"].items())
+
+
+async def overhead(stack: Stack, console: Console) -> dict:
     """Phase 1: the same load straight to Rasa and through the hub, in ABBA order after a warm-up."""
     for side in ("direct", "hub"):
-        await closed_loop(settings, side, WARMUP_CONVERSATIONS)
+        await closed_loop(stack, side, WARMUP_CONVERSATIONS)
     runs: list[Load] = []
     for side in ORDER:
-        run = await closed_loop(settings, side, WORKERS * CONVERSATIONS_PER_WORKER)
+        run = await closed_loop(stack, side, WORKERS * CONVERSATIONS_PER_WORKER)
         runs.append(run)
         f = run.figures()
         console.print(
             f"  {side:>6}: {f['messages']} messages, {f['msg_per_s']:.1f} msg/s, "
-            f"p50 {f['p50_ms']:.0f} ms, p95 {f['p95_ms']:.0f} ms"
+            f"p50 {f['p50_ms']:.0f} ms, p95 {f['p95_ms']:.0f} ms; CPU ms per message: {cpu_text(f)}"
         )
     sides = {}
     for side in ("direct", "hub"):
         merged = Load(side)
         for run in (r for r in runs if r.side == side):
-            merged.latencies += run.latencies
-            merged.seconds += run.seconds
-            merged.off_script += run.off_script
+            merged.add(run)
         sides[side] = merged.figures()
     direct, hub = sides["direct"], sides["hub"]
     result = {
@@ -506,11 +552,11 @@ async def agent_phases(settings: Settings, console: Console) -> tuple[dict, dict
                 json={"presence": "online"},
                 headers=bearer(token),
             )
-            console.print(f"[bold cyan]▸[/] 2. handoff -> ticket in the agent's live queue ({HANDOFFS} handoffs, "
-                          f"{HANDOFF_CONCURRENCY} at a time)")  # fmt: skip
+            step(
+                console, f"2. handoff -> ticket in the agent's live queue ({HANDOFFS}, {HANDOFF_CONCURRENCY} at a time)"
+            )
             queued, customers = await handoffs(http, settings.hub_url, agent, console)
-            console.print(f"[bold cyan]▸[/] 3. relay over WebSockets ({RELAY_CHATS} chats x {RELAY_ROUNDS} messages "
-                          "each way)")  # fmt: skip
+            step(console, f"3. relay over WebSockets ({RELAY_CHATS} chats, {RELAY_ROUNDS} messages each way each)")
             relayed = await relay(http, settings.hub_url, token, agent, customers[:RELAY_CHATS], console)
         finally:
             await agent.close()
@@ -661,8 +707,8 @@ def claims(work: Path, console: Console) -> dict:
         asyncio.run(seed_tickets(url))
         started = time.perf_counter()
         names = asyncio.run(seed_agents(url))
-        console.print(f"  {CLAIM_TICKETS} queued tickets and {CLAIM_AGENTS} agents created "
-                      f"(agents: {time.perf_counter() - started:.1f} s, Argon2id hashes)")  # fmt: skip
+        agents_s = time.perf_counter() - started
+        console.print(f"  {CLAIM_TICKETS} queued tickets, {CLAIM_AGENTS} agents created (agents: {agents_s:.1f} s)")
         log = work / "hub-postgres.log"
         hub = runtime.start_hub(settings, log, **HUB_ENV)
         try:
@@ -715,12 +761,12 @@ def run(output: Path, console: Console | None = None) -> dict:
     work = Path(tempfile.mkdtemp(prefix="hub-bench-"))
     results: dict = {"command": COMMAND, "load_before": os.getloadavg()[0]}
     try:
-        with sqlite_stack(work, console) as settings:
-            console.print(f"[bold cyan]▸[/] 1. hub vs. straight to Rasa ({WORKERS} concurrent conversations, "
-                          f"{WORKERS * CONVERSATIONS_PER_WORKER} per run, order {', '.join(ORDER)})")  # fmt: skip
-            results["overhead"] = asyncio.run(overhead(settings, console))
-            results["queue"], results["relay"] = asyncio.run(agent_phases(settings, console))
-        console.print(f"[bold cyan]▸[/] 4. {CLAIM_TICKETS} tickets, {CLAIM_AGENTS} concurrent agents, PostgreSQL")
+        with sqlite_stack(work, console) as stack:
+            runs = f"{WORKERS * CONVERSATIONS_PER_WORKER} conversations per run, order {', '.join(ORDER)}"
+            step(console, f"1. hub vs. straight to Rasa ({WORKERS} at once, {runs})")
+            results["overhead"] = asyncio.run(overhead(stack, console))
+            results["queue"], results["relay"] = asyncio.run(agent_phases(stack.settings, console))
+        step(console, f"4. {CLAIM_TICKETS} tickets, {CLAIM_AGENTS} concurrent agents, PostgreSQL")
         results["claims"] = claims(work, console)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -741,7 +787,7 @@ def section(r: dict) -> str:
     """The Markdown section with every figure of a run."""
     o, q, rl, c = r["overhead"], r["queue"], r["relay"], r["claims"]
     a2c, c2a, checks = rl["agent_to_customer"], rl["customer_to_agent"], c["checks"]
-    run_row = "| {n} | {side} | {messages} | {msg_per_s:.1f} | {p50_ms:.0f} ms | {p95_ms:.0f} ms |"
+    run_row = "| {run} | {side} | {messages} | {msg_per_s:.1f} | {p50_ms:.0f} ms | {p95_ms:.0f} ms | {cpu} |"
     spread_row = "| {label} | {n} | {p50_ms:.1f} ms | {p95_ms:.1f} ms | {max_ms:.1f} ms |"
     lines = [
         MARKER,
@@ -779,11 +825,11 @@ def section(r: dict) -> str:
         f"in the order {', '.join(ORDER)}; latency is per message (creating a hub conversation is not counted in it",
         "but is in the hub's msg/s).",
         "",
-        "| run | side | messages | msg/s | p50 | p95 |",
-        "|---|---|---|---|---|---|",
-        *[run_row.format(n=i + 1, **run) for i, run in enumerate(o["runs"])],
-        run_row.format(n="all", **o["direct"]),
-        run_row.format(n="all", **o["hub"]),
+        "| run | side | messages | msg/s | p50 | p95 | CPU ms per message |",
+        "|---|---|---|---|---|---|---|",
+        *[run_row.format(run=i + 1, cpu=cpu_text(run), **run) for i, run in enumerate(o["runs"])],
+        run_row.format(run="all", cpu=cpu_text(o["direct"]), **o["direct"]),
+        run_row.format(run="all", cpu=cpu_text(o["hub"]), **o["hub"]),
         "",
         f"Hub / straight: p50 x{o['p50_ratio']:.2f}, p95 x{o['p95_ratio']:.2f}, throughput x{o['throughput_ratio']:.2f}"
         f". Hub conversations that left the bot mid-script (would skew the comparison): {o['hub']['off_script']}.",
@@ -805,9 +851,9 @@ def section(r: dict) -> str:
         "",
         "### 3. Agent <-> customer relay over WebSockets",
         "",
-        f"The agent claimed {rl['chats']} of those tickets; each customer's WebSocket is open. In each chat the customer"
-        f" and the agent take turns ({RELAY_ROUNDS} messages each), the {rl['chats']} chats at once: send on one socket"
-        " -> `message` event on the other.",
+        f"The agent claimed {rl['chats']} of those tickets; each customer's WebSocket is open. In each chat the",
+        f"customer and the agent take turns ({RELAY_ROUNDS} messages each), the {rl['chats']} chats at once: send on",
+        "one socket -> `message` event on the other.",
         "",
         "| direction | n | p50 | p95 | max |",
         "|---|---|---|---|---|",

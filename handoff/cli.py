@@ -70,3 +70,34 @@ def create(
     except HubError as exc:
         typer.echo(f"Error: {exc.message}", err=True)
         raise typer.Exit(1) from exc
+
+
+@agent_app.command("bootstrap")
+def bootstrap() -> None:
+    """Create the first admin ('admin') if there is no agent yet; the password goes to var/admin_password."""
+    import secrets
+
+    from sqlalchemy import func, select
+
+    from bot.settings import VAR_DIR
+    from handoff.agents import create_agent
+    from handoff.db import make_async_engine, make_sessions
+    from handoff.models import Agent
+
+    async def run() -> None:
+        engine = make_async_engine(get_settings().database_url)
+        sessions = make_sessions(engine)
+        try:
+            async with sessions() as session:
+                if await session.scalar(select(func.count()).select_from(Agent)):
+                    return
+            password = secrets.token_urlsafe(12)
+            await create_agent(sessions, username="admin", display_name="Admin", password=password, role="admin")
+            path = VAR_DIR / "admin_password"
+            path.write_text(password + "\n")
+            path.chmod(0o600)
+            typer.echo(f"Created the first admin: user 'admin', password in {path}")
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())

@@ -45,6 +45,7 @@ const STATUSES = {
   resolved: "Resolved",
   escalated: "Escalated",
   returned: "Returned to the bot",
+  transferred: "Transferred to another agent", // only in chat_closed events
 };
 
 const ESCALATION_GROUPS = [
@@ -86,6 +87,7 @@ const state = {
   drafts: new Map(), // id -> unsent composer text, kept while switching chats
   customerTyping: new Map(), // id -> timeout handle while the customer types
   claiming: new Set(), // ids with a claim request in flight
+  closing: new Set(), // ids with a resolve/escalate/transfer/return request in flight
   openId: null, // id of the conversation shown in the middle
   detail: null, // TicketDetail of openId
   seenMessageIds: new Set(), // message ids rendered in the open transcript
@@ -457,6 +459,7 @@ function signedOut(message) {
     map.clear();
   }
   state.claiming.clear();
+  state.closing.clear();
   closeConversation();
   closeDialog();
   renderQueue();
@@ -717,7 +720,7 @@ function onChatAssigned(ticket) {
 
 function onChatClosed(ticketId, status) {
   const id = key(ticketId);
-  if (!state.chats.delete(id)) return; // already gone, e.g. after our own resolve
+  if (state.closing.has(id) || !state.chats.delete(id)) return; // our own action, or already gone
   state.unread.delete(id);
   renderChats();
   toast(`Chat ${id} left your inbox: ${statusLabel(status).toLowerCase()}.`);
@@ -830,8 +833,9 @@ function renderConversationMode(closedReason) {
   show($("composer-form"), mine);
   show($("claim-bar"), queued);
   show($("closed-bar"), !mine && !queued);
-  if (closedReason)
+  if (closedReason) {
     $("closed-text").textContent = `This chat left your inbox (${closedReason}). You can still read it.`;
+  }
   $("preview-claim").disabled = state.claiming.has(id);
   renderTyping();
   for (const button of document.querySelectorAll("[data-testid='kb-send-step']")) button.disabled = !mine;
@@ -876,7 +880,7 @@ function messageNode(message) {
     return el(
       "li",
       { ...attrs, "data-kind": meta.kind },
-      el("span", { class: "msg-system-text" }, message.text),
+      el("span", {}, message.text),
       " ",
       el(
         "time",
@@ -1037,7 +1041,8 @@ function deliver(pending) {
     pending.timer = setTimeout(() => setPendingState(pending, "failed"), ACK_TIMEOUT_MS);
     return;
   }
-  api("POST", `/tickets/${encodeURIComponent(pending.ticketId)}/messages`, { text: pending.text })
+  const body = { text: pending.text, client_id: pending.clientId };
+  api("POST", `/tickets/${encodeURIComponent(pending.ticketId)}/messages`, body)
     .then(({ message }) => settlePending(pending, message))
     .catch((error) => {
       setPendingState(pending, "failed");
@@ -1105,6 +1110,13 @@ function settleMatchingPending(ticketId, message) {
   if (pending) settlePending(pending, message);
 }
 
+/** The hub refused a frame, e.g. a message to a chat that is no longer ours. */
+function onSocketError(clientId, error) {
+  const pending = clientId ? state.pending.get(clientId) : null;
+  if (pending) setPendingState(pending, "failed");
+  toast(error?.message ?? "The server refused a message.", { kind: "error" });
+}
+
 function onComposerKeydown(event) {
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) sendReply(event);
 }
@@ -1141,15 +1153,14 @@ function renderComposerCount() {
 function onCustomerTyping(ticketId, typing) {
   const id = key(ticketId);
   clearRemoteTyping(id);
-  if (typing)
-    state.customerTyping.set(
-      id,
-      setTimeout(() => {
-        clearRemoteTyping(id);
-        renderTyping();
-        renderChats();
-      }, REMOTE_TYPING_MS),
-    );
+  if (typing) {
+    const expire = () => {
+      clearRemoteTyping(id);
+      renderTyping();
+      renderChats();
+    };
+    state.customerTyping.set(id, setTimeout(expire, REMOTE_TYPING_MS));
+  }
   renderTyping();
   if (state.chats.has(id)) renderChats();
 }
@@ -1209,8 +1220,12 @@ function facts(rows) {
 function overviewSection(ticket, context) {
   const device = context.device ?? {};
   const email = ticket.email;
+  const problems = context.problems ?? [];
   return ctxSection(
     "Handoff",
+    problems.length
+      ? el("p", { class: "ctx-warning" }, "The bot's handoff data was incomplete: ", problems.join("; "))
+      : null,
     el(
       "div",
       { class: "ctx-reason" },
@@ -1223,7 +1238,7 @@ function overviewSection(ticket, context) {
       ),
     ),
     facts([
-      ["Device", el("span", { class: "ctx-device" }, categoryTag(device.category ?? ticket.category))],
+      ["Device", categoryTag(device.category ?? ticket.category)],
       ["Brand", device.brand || "—"],
       ["Model", device.model || "—"],
       ["Language", `${languageLabel(ticket.language)} (${String(ticket.language ?? "").toUpperCase()})`],
@@ -1260,22 +1275,21 @@ function botAttemptSection(context) {
         )
       : el("p", { class: "ctx-muted" }, "No article was used."),
     steps.length
-      ? el(
-          "ol",
-          { class: "steps" },
-          steps.map((s) =>
-            el(
-              "li",
-              { class: `step step--${s.outcome}`, "data-testid": "step-tried" },
-              icon(s.outcome === "solved" ? "check" : "cross", s.outcome === "solved" ? "Solved" : "Failed"),
-              el("span", { class: "step-num" }, `${s.step}.`),
-              el("span", { class: "step-text" }, s.instruction),
-            ),
-          ),
-        )
+      ? el("ol", { class: "steps" }, steps.map(stepTriedRow))
       : article
         ? el("p", { class: "ctx-muted" }, "No steps were tried.")
         : null,
+  );
+}
+
+function stepTriedRow(step) {
+  const solved = step.outcome === "solved";
+  return el(
+    "li",
+    { class: `step step--${solved ? "solved" : "failed"}`, "data-testid": "step-tried" },
+    icon(solved ? "check" : "cross", solved ? "Solved" : "Failed"),
+    el("span", { class: "step-num" }, `${step.step}.`),
+    el("span", {}, step.instruction),
   );
 }
 
@@ -1327,11 +1341,7 @@ function slotsSection(slots) {
               "div",
               { class: "fact" },
               el("dt", {}, el("code", {}, name)),
-              el(
-                "dd",
-                { class: value === null ? "ctx-muted" : null },
-                value === null ? "—" : typeof value === "string" ? value : JSON.stringify(value),
-              ),
+              el("dd", { class: value === null ? "ctx-muted" : null }, formatSlot(value)),
             ),
           ),
         )
@@ -1339,33 +1349,37 @@ function slotsSection(slots) {
   );
 }
 
+function formatSlot(value) {
+  if (value === null) return "—";
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
 function historySection(history) {
   return ctxSection(
     "History",
     history.length
-      ? el(
-          "ol",
-          { class: "history" },
-          history.map((h) =>
-            el(
-              "li",
-              { class: "history-item" },
-              el(
-                "p",
-                { class: "history-change" },
-                el("span", { class: "state-chip" }, h.from_state ?? "—"),
-                " → ",
-                el("span", { class: "state-chip" }, h.to_state),
-              ),
-              el(
-                "p",
-                { class: "history-meta" },
-                [personName(h.actor), h.reason, formatDateTime(h.at)].filter(Boolean).join(" · "),
-              ),
-            ),
-          ),
-        )
+      ? el("ol", { class: "history" }, history.map(historyItem))
       : el("p", { class: "ctx-muted" }, "No state changes yet."),
+  );
+}
+
+/** One state transition: "queued → agent", then who, why and when. */
+function historyItem(change) {
+  return el(
+    "li",
+    { class: "history-item" },
+    el(
+      "p",
+      { class: "history-change" },
+      el("span", { class: "state-chip" }, change.from_state ?? "—"),
+      " → ",
+      el("span", { class: "state-chip" }, change.to_state),
+    ),
+    el(
+      "p",
+      { class: "history-meta" },
+      [personName(change.actor), change.reason, formatDateTime(change.at)].filter(Boolean).join(" · "),
+    ),
   );
 }
 
@@ -1466,8 +1480,8 @@ async function sendKbStep(button, article, step) {
 // ---------------------------------------------------------------------------------------------
 // Dialogs (one native <dialog>, modal: Escape closes it, the page behind is inert)
 
-/** spec: {title, body: [nodes], confirmLabel, danger, onConfirm(): Promise<string|void>}.
- *  onConfirm returns an error text to keep the dialog open, or throws ApiError. */
+/** Show the dialog with body nodes. onConfirm() resolves to nothing (done: close), to a problem text
+ *  (shown, dialog stays open), or throws an ApiError (its message is shown). */
 function openDialog({ title, body, confirmLabel, onConfirm }) {
   const dialog = $("dialog");
   state.dialogOpener = document.activeElement;
@@ -1560,6 +1574,18 @@ function ticketPath(id, action) {
   return `/tickets/${encodeURIComponent(id)}/${action}`;
 }
 
+/** Resolve, escalate, transfer or return. The hub also sends chat_closed for it, usually before its
+ *  answer arrives; state.closing keeps onChatClosed from reporting our own action as news. */
+async function closeChat(id, action, body) {
+  state.closing.add(id);
+  try {
+    await api("POST", ticketPath(id, action), body);
+    removeChat(id);
+  } finally {
+    state.closing.delete(id);
+  }
+}
+
 function addNoteDialog() {
   const id = state.openId;
   openDialog({
@@ -1608,8 +1634,7 @@ function resolveDialog() {
     onConfirm: async () => {
       const note = requiredText("resolution-note");
       if (!note) return "A resolution note is required.";
-      await api("POST", ticketPath(id, "resolve"), { note, kb_candidate: $("kb-candidate").checked });
-      removeChat(id);
+      await closeChat(id, "resolve", { note, kb_candidate: $("kb-candidate").checked });
       toast("Chat resolved.", { kind: "success" });
     },
   });
@@ -1641,8 +1666,7 @@ function escalateDialog() {
       const note = requiredText("escalate-note");
       if (!note) return "A note for the group is required.";
       const group = $("escalate-group").value;
-      await api("POST", ticketPath(id, "escalate"), { group, note });
-      removeChat(id);
+      await closeChat(id, "escalate", { group, note });
       toast(`Escalated to ${ESCALATION_GROUPS.find(([value]) => value === group)[1]}.`, { kind: "success" });
     },
   });
@@ -1664,8 +1688,7 @@ async function transferDialog() {
       if (!choice) return "Choose an agent or the queue.";
       const agentId =
         choice.value === "queue" ? null : state.agents.find((a) => String(a.id) === choice.value)?.id;
-      await api("POST", ticketPath(id, "transfer"), { agent_id: agentId });
-      removeChat(id);
+      await closeChat(id, "transfer", { agent_id: agentId });
       toast(
         agentId === null ? "Chat sent back to the queue." : `Chat transferred to ${choice.dataset.name}.`,
         { kind: "success" },
@@ -1674,13 +1697,23 @@ async function transferDialog() {
   });
   try {
     await loadAgents();
-    list.replaceChildren(...transferOptions());
+    list.replaceChildren(...transferOptions(currentTicket()));
   } catch (error) {
     list.replaceChildren(el("p", { class: "form-error" }, error.message));
   }
 }
 
-function transferOptions() {
+/** Mirrors the hub's routing: an agent's skills (empty = all) must include the ticket's device and language. */
+function coversTicket(agent, ticket) {
+  const categories = agent.categories ?? [];
+  const languages = agent.languages ?? [];
+  const categoryOk = !categories.length || !ticket.category || categories.includes(ticket.category);
+  const languageOk = !languages.length || languages.includes(ticket.language);
+  return agent.role === "admin" || (categoryOk && languageOk);
+}
+
+/** Only online agents who cover the ticket can take it; the others are listed but disabled. */
+function transferOptions(ticket) {
   const order = { online: 0, away: 1, offline: 2 };
   const others = state.agents
     .filter((a) => a.id !== state.agent.id)
@@ -1703,14 +1736,20 @@ function transferOptions() {
     );
   return [
     option("queue", "Back to the queue", "Any matching agent can claim it"),
-    ...others.map((a) =>
-      option(
-        String(a.id),
-        personName(a),
-        `${a.presence} · ${a.open_chats} / ${a.capacity} chats · ${languageCodes(a.languages)}`,
-        { disabled: a.presence === "offline", dot: presenceDot(a.presence), agentId: a.id },
-      ),
-    ),
+    ...others.map((a) => {
+      const covers = coversTicket(a, ticket);
+      const detail = [
+        a.presence,
+        `${a.open_chats ?? 0} / ${a.capacity} chats`,
+        languageCodes(a.languages) || "all languages",
+        covers ? null : "does not cover this ticket",
+      ];
+      return option(String(a.id), personName(a), detail.filter(Boolean).join(" · "), {
+        disabled: a.presence !== "online" || !covers,
+        dot: presenceDot(a.presence),
+        agentId: a.id,
+      });
+    }),
   ];
 }
 
@@ -1725,8 +1764,7 @@ function returnToBotDialog() {
     confirmLabel: "Return to bot",
     onConfirm: async () => {
       const note = $("return-note").value.trim();
-      await api("POST", ticketPath(id, "return-to-bot"), note ? { note } : {});
-      removeChat(id);
+      await closeChat(id, "return-to-bot", note ? { note } : {});
       toast("Chat returned to the bot.", { kind: "success" });
     },
   });
@@ -1750,33 +1788,35 @@ async function loadAgentsView() {
 }
 
 function renderAgentsTable() {
-  $("agents-body").replaceChildren(
-    ...state.agents.map((a) =>
-      el(
-        "tr",
-        { "data-testid": "agent-row", "data-agent-id": a.id },
-        el(
-          "td",
-          {},
-          el("span", { class: "agent-name" }, personName(a)),
-          el("span", { class: "agent-username" }, a.username),
-        ),
-        el("td", {}, el("span", { class: "role-badge" }, a.role === "admin" ? "Admin" : "Agent")),
-        el(
-          "td",
-          {},
-          (a.categories ?? []).map((c) => el("span", { class: "tag" }, categoryLabel(c))),
-        ),
-        el(
-          "td",
-          {},
-          (a.languages ?? []).map((l) => languageBadge(l)),
-        ),
-        el("td", { class: "num" }, `${a.open_chats ?? 0} / ${a.capacity}`),
-        el("td", {}, el("span", { class: "presence-cell" }, presenceDot(a.presence), a.presence)),
-      ),
+  $("agents-body").replaceChildren(...state.agents.map(agentRow));
+}
+
+function agentRow(agent) {
+  const cell = (...children) => el("td", {}, children);
+  return el(
+    "tr",
+    { "data-testid": "agent-row", "data-agent-id": agent.id },
+    cell(
+      el("span", { class: "agent-name" }, personName(agent)),
+      el("span", { class: "agent-username" }, agent.username),
     ),
+    cell(el("span", { class: "role-badge" }, agent.role === "admin" ? "Admin" : "Agent")),
+    cell((agent.categories ?? []).map((c) => el("span", { class: "tag" }, categoryLabel(c)))),
+    cell((agent.languages ?? []).map(languageBadge)),
+    el("td", { class: "num" }, `${agent.open_chats ?? 0} / ${agent.capacity}`),
+    cell(el("span", { class: "presence-cell" }, presenceDot(agent.presence), agent.presence)),
   );
+}
+
+/** [field id, message] of the first invalid field, or null. */
+function agentFormProblem(body) {
+  if (!body.username) return ["new-username", "Enter a username."];
+  if (!body.display_name) return ["new-display-name", "Enter a display name."];
+  if (body.password.length < 12) return ["new-password", "The password needs at least 12 characters."];
+  if (!Number.isInteger(body.capacity) || body.capacity < 1) {
+    return ["new-capacity", "Capacity must be a whole number of at least 1."];
+  }
+  return null;
 }
 
 async function submitAgentForm(event) {
@@ -1793,15 +1833,7 @@ async function submitAgentForm(event) {
     languages: values.getAll("languages"),
     capacity: Number(values.get("capacity")),
   };
-  const problem = !body.username
-    ? ["new-username", "Enter a username."]
-    : !body.display_name
-      ? ["new-display-name", "Enter a display name."]
-      : body.password.length < 12
-        ? ["new-password", "The password needs at least 12 characters."]
-        : !Number.isInteger(body.capacity) || body.capacity < 1
-          ? ["new-capacity", "Capacity must be a whole number of at least 1."]
-          : null;
+  const problem = agentFormProblem(body);
   if (problem) {
     showFormError(errorNode, problem[1]);
     $(problem[0]).focus();
@@ -1847,6 +1879,7 @@ const SOCKET_HANDLERS = {
   typing: (e) => onCustomerTyping(e.ticket_id, e.typing),
   presence: (e) => onPresence(e.agent),
   ack: (e) => onAck(e.client_id, e.message),
+  error: (e) => onSocketError(e.client_id, e.error),
 };
 
 function connectSocket() {

@@ -25,6 +25,7 @@
   const MAX_INPUT_ROWS = 6;
   const POLL_MS = 3000;
   const RECONNECT_MAX_MS = 30000;
+  const SOCKET_STABLE_MS = 10000; // a socket open this long resets the reconnect backoff
   const TYPING_THROTTLE_MS = 2000;
   const TYPING_IDLE_MS = 3000;
   const REMOTE_TYPING_TIMEOUT_MS = 10000;
@@ -32,6 +33,7 @@
   const SENDERS = ["customer", "bot", "agent", "system"];
   const SUBTITLES = { bot: "subtitleBot", queued: "subtitleQueued", agent: "subtitleAgent", closed: "subtitleClosed" };
   const STAR_KEYS = { ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1 };
+  const FULL_SCREEN = window.matchMedia("(max-width: 480px)"); // same breakpoint as widget.css
 
   const STRINGS = {
     en: {
@@ -269,7 +271,7 @@
   function formatTime(iso) {
     const date = new Date(iso);
     if (!iso || Number.isNaN(date.getTime())) return null;
-    timeFormats[state.lang] ||= new Intl.DateTimeFormat(state.lang, { hour: "2-digit", minute: "2-digit" });
+    timeFormats[state.lang] ||= new Intl.DateTimeFormat(state.lang, { hour: "numeric", minute: "2-digit" });
     return h("time", { class: "msg-time", datetime: date.toISOString(), text: timeFormats[state.lang].format(date) });
   }
 
@@ -519,9 +521,10 @@
     if (sender === "system") {
       el.dataset.kind = (msg.meta && msg.meta.kind) || "";
       el.append(h("p", { class: "notice", text }));
-      return el;
+    } else {
+      el.append(messageLabel(msg, sender), h("div", { class: "bubble", text }));
     }
-    el.append(messageLabel(msg, sender), h("div", { class: "bubble", text }));
+    // Bot and system messages may offer buttons (e.g. "talk to a person" when the bot is unavailable).
     if (Array.isArray(msg.buttons) && msg.buttons.length) el.append(choiceGroup(msg.buttons));
     return el;
   }
@@ -585,11 +588,10 @@
     return entry;
   }
 
-  /** The stored copy of an optimistic message may come by socket or poll before the POST answers. */
+  /** The stored copy of an optimistic message may come by socket or poll before the POST answers (same text). */
   function findPending(msg) {
-    const clientId = msg.meta && msg.meta.client_id;
     for (const entry of pending.values()) {
-      if (entry.clientId === clientId || entry.texts.includes(msg.text)) return entry;
+      if (entry.texts.includes(msg.text)) return entry;
     }
     return null;
   }
@@ -707,9 +709,10 @@
       return;
     }
     socket = ws;
+    let openedAt = 0;
     ws.addEventListener("open", () => {
       if (socket !== ws) return;
-      reconnectAttempts = 0;
+      openedAt = Date.now();
       stopPolling();
       setOffline(false);
       fetchNewMessages(); // fill the gap while the socket was down
@@ -720,6 +723,8 @@
     ws.addEventListener("close", () => {
       if (socket !== ws) return;
       socket = null;
+      // A server that accepts and then drops the socket at once must not be hammered.
+      if (openedAt && Date.now() - openedAt >= SOCKET_STABLE_MS) reconnectAttempts = 0;
       startPolling();
       scheduleReconnect();
     });
@@ -1098,6 +1103,20 @@
     prepareConversation();
   }
 
+  /** Full screen (phones) the panel covers the page: Tab cycles inside it instead of reaching hidden content. */
+  function keepFocusInside(event) {
+    if (event.key !== "Tab" || !FULL_SCREEN.matches) return;
+    const focusable = Array.from(ui.panel.querySelectorAll("button, input, textarea, [tabindex]"))
+      .filter((el) => el.tabIndex >= 0 && !el.disabled && el.getClientRects().length > 0);
+    const first = focusable[0];
+    const last = focusable[focusable.length - 1];
+    const active = ui.shadow.activeElement;
+    if (event.shiftKey && active === first) last.focus();
+    else if (!event.shiftKey && active === last) first.focus();
+    else return;
+    event.preventDefault();
+  }
+
   function closePanel(returnFocus) {
     if (!state.open) return;
     state.open = false;
@@ -1215,6 +1234,7 @@
   function wireEvents() {
     ui.launcher.addEventListener("click", () => (state.open ? closePanel(true) : openPanel()));
     ui.closeButton.addEventListener("click", () => closePanel(true));
+    ui.panel.addEventListener("keydown", keepFocusInside);
     ui.root.addEventListener("keydown", (event) => {
       if (event.key !== "Escape" || event.isComposing || !state.open) return;
       event.preventDefault();

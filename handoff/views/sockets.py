@@ -103,8 +103,10 @@ async def agent_socket(request: web.Request) -> web.WebSocketResponse:
     pending = hub.grace_tasks.pop(agent.id, None)
     if pending is not None:
         pending.cancel()
-    if agent.presence == "offline":
+    if agent.presence == "offline":  # connecting the console means being at work
         agent = await agents.set_presence(hub, agent, "online")
+        described = await agents.describe(hub, agent)
+        await hub.events.to_agents(hub.events.connected_agents(), {"type": "presence", "agent": described})
         await tickets.refresh_waiting(hub)
     try:
         async for data in _frames(socket):

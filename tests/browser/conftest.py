@@ -1,0 +1,114 @@
+"""A real hub process in front of the real bot, and Debian's headless Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot import runtime
+from bot.settings import PROJECT_DIR
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = PROJECT_DIR / "var" / "screenshots"
+PASSWORD = "browser test password"
+HUB_PORT = 18000
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+
+@dataclass
+class LiveHub:
+    url: str
+    database_url: str
+
+    def create_agent(self, display_name: str, role: str = "agent", **options: str) -> str:
+        """A new agent through the command line (as an admin would); returns the username."""
+        username = f"{display_name.lower().split()[0]}-{uuid.uuid4().hex[:6]}"
+        extra = [item for key, value in options.items() for item in (f"--{key}", value)]
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "handoff",
+                "agent",
+                "create",
+                username,
+                "--display-name",
+                display_name,
+                "--role",
+                role,
+                *extra,
+            ],
+            cwd=PROJECT_DIR,
+            env={**os.environ, "DATABASE_URL": self.database_url, "AGENT_PASSWORD": PASSWORD},
+            check=True,
+            capture_output=True,
+        )
+        return username
+
+
+@pytest.fixture(scope="session")
+def live_hub(servers, tmp_path_factory) -> Iterator[LiveHub]:
+    settings = servers.settings.model_copy(update={"hub_port": HUB_PORT})
+    log = tmp_path_factory.mktemp("hub") / "hub.log"
+    process = runtime.start_hub(
+        settings,
+        log,
+        RATE_CONVERSATIONS_PER_MINUTE="1000",
+        RASA_TIMEOUT_S="10",
+        AGENT_GRACE_S="2",
+    )
+    try:
+        runtime.wait_until_up(runtime.hub_ready_url(settings), 60, process)
+        yield LiveHub(settings.hub_url, settings.database_url)
+    finally:
+        runtime.stop(process)
+        print(log.read_text()[-3000:])
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: the test command installs Debian's chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-background-networking"]
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page_for(browser):
+    """New browser pages (each its own context: separate cookies and storage), closed after the test.
+
+    Every page records JavaScript dialogs (an executed alert() would be one) and page errors.
+    """
+    contexts = []
+
+    def open_page(width: int = 1280, height: int = 860, locale: str = "en-GB"):
+        context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
+        contexts.append(context)
+        page = context.new_page()
+        page.dialogs, page.errors = [], []
+        page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+        page.on("pageerror", lambda e: page.errors.append(str(e)))
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))

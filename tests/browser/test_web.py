@@ -1,0 +1,180 @@
+"""The chat widget and the agent console in headless Chromium, against the real hub, Rasa and action server."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import PASSWORD, screenshot
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+
+# -- helpers: what a customer and an agent do ----------------------------------------------------------------
+def open_shop(page, live_hub):
+    """The demo shop (the widget follows the browser's language) with the chat panel opened."""
+    page.goto(f"{live_hub.url}/shop")
+    page.get_by_test_id("launcher").click()
+    expect(page.get_by_test_id("panel")).to_be_visible()
+    return page
+
+
+def customer_says(page, text: str) -> None:
+    page.get_by_test_id("input").fill(text)
+    page.get_by_test_id("input").press("Enter")
+
+
+def messages(page, sender: str):
+    return page.locator(f'[data-testid="message"][data-sender="{sender}"]')
+
+
+def sign_in(page, live_hub, username: str):
+    page.goto(f"{live_hub.url}/console")
+    page.get_by_test_id("username").fill(username)
+    page.get_by_test_id("password").fill(PASSWORD)
+    page.get_by_test_id("sign-in").click()
+    expect(page.get_by_test_id("presence")).to_be_visible()
+    return page
+
+
+def hand_over(page, problem: str) -> None:
+    """The customer describes a problem and asks for a person; the widget shows the queue."""
+    customer_says(page, problem)
+    expect(messages(page, "bot").first).to_be_visible(timeout=20_000)
+    customer_says(page, "I want to talk to a human please")
+    expect(page.get_by_test_id("queue")).to_be_visible(timeout=20_000)
+
+
+def claim_from_queue(console, summary: str) -> None:
+    item = console.get_by_test_id("queue-item").filter(has_text=summary)
+    expect(item).to_be_visible(timeout=10_000)
+    item.get_by_test_id("claim").click()
+    expect(console.get_by_test_id("chat-item").filter(has_text=summary)).to_be_visible(timeout=10_000)
+
+
+# -- the journeys --------------------------------------------------------------------------------------------
+def test_customer_to_bot_to_agent_and_back_to_a_rating(live_hub, page_for):
+    agent = live_hub.create_agent("Anna Berg")
+    console = sign_in(page_for(), live_hub, agent)
+    customer = open_shop(page_for(), live_hub)
+    screenshot(customer, "widget-open")
+
+    customer_says(customer, "My notebook fan is really loud and it gets very hot")
+    expect(messages(customer, "bot").last).to_contain_text("Step 1", timeout=20_000)
+    expect(customer.get_by_test_id("choice").first).to_be_visible()
+    customer.get_by_test_id("choice").filter(has_text="No, still the same").click()
+    expect(messages(customer, "bot").last).to_contain_text("Step 2", timeout=20_000)
+    screenshot(customer, "widget-guide")
+
+    customer.get_by_test_id("choice").filter(has_text="Talk to a person").last.click()
+    expect(customer.get_by_test_id("queue")).to_contain_text("queue", timeout=20_000)
+    screenshot(customer, "widget-queued")
+
+    claim_from_queue(console, "My notebook fan is really loud")
+    expect(console.get_by_test_id("context")).to_contain_text("Notebook")
+    expect(console.get_by_test_id("turn").first).to_contain_text("describe_problem")
+    screenshot(console, "console-chat")
+    expect(customer.get_by_test_id("agent-name")).to_contain_text("Anna Berg", timeout=10_000)
+
+    console.get_by_test_id("composer").fill("Hi, I'm Anna. Is the fan grille blocked by anything?")
+    console.get_by_test_id("send").click()
+    expect(messages(customer, "agent").last).to_contain_text("Is the fan grille blocked", timeout=10_000)
+    customer_says(customer, "It was standing on a blanket. Now it is quiet!")
+    expect(console.get_by_test_id("transcript")).to_contain_text("standing on a blanket", timeout=10_000)
+    screenshot(customer, "widget-agent")
+
+    console.get_by_test_id("resolve").click()
+    console.get_by_test_id("resolution-note").fill("Air intake blocked by a blanket; advised a hard surface.")
+    console.get_by_test_id("kb-candidate").check()
+    console.get_by_test_id("dialog-confirm").click()
+    expect(console.get_by_test_id("chat-item")).to_have_count(0, timeout=10_000)
+
+    expect(customer.get_by_test_id("star").first).to_be_visible(timeout=10_000)
+    customer.locator('[data-testid="star"][data-score="5"]').click()
+    customer.get_by_test_id("rating-submit").click()
+    expect(customer.get_by_test_id("panel")).to_contain_text(re.compile("thank", re.I), timeout=10_000)
+    screenshot(customer, "widget-rated")
+    assert not customer.errors and not console.errors
+
+
+def test_two_agents_claiming_at_once_exactly_one_gets_the_ticket(live_hub, page_for):
+    first = sign_in(page_for(), live_hub, live_hub.create_agent("Carla Diaz"))
+    second = sign_in(page_for(), live_hub, live_hub.create_agent("Dev Patel"))
+    customer = open_shop(page_for(), live_hub)
+    hand_over(customer, "My camera battery is empty after only twenty photos")
+
+    buttons = []
+    for console in (first, second):
+        item = console.get_by_test_id("queue-item").filter(has_text="twenty photos")
+        expect(item).to_be_visible(timeout=10_000)
+        buttons.append(item.get_by_test_id("claim"))
+    for button in buttons:  # both requests are in flight together: the pages send them without waiting
+        button.dispatch_event("click")
+    expect(first.get_by_test_id("toast").or_(second.get_by_test_id("toast")).first).to_be_visible(timeout=10_000)
+    for console in (first, second):
+        console.wait_for_timeout(500)
+    winners = [c for c in (first, second) if c.get_by_test_id("chat-item").filter(has_text="twenty photos").count()]
+    assert len(winners) == 1
+    loser = second if winners[0] is first else first
+    expect(loser.get_by_test_id("toast").filter(has_text="already took")).to_be_visible()
+
+
+def test_reloading_the_page_resumes_the_conversation(live_hub, page_for):
+    customer = open_shop(page_for(locale="de-DE"), live_hub)
+    customer_says(customer, "Mein Handy lädt nicht mehr")
+    expect(messages(customer, "bot").last).to_contain_text("Schritt 1", timeout=20_000)
+    count = messages(customer, "bot").count()
+    customer.reload()
+    customer.get_by_test_id("launcher").click()
+    expect(messages(customer, "customer").first).to_contain_text("Mein Handy lädt nicht mehr", timeout=10_000)
+    expect(messages(customer, "bot")).to_have_count(count)
+    customer.get_by_test_id("choice").filter(has_text="Nein").last.click()
+    expect(messages(customer, "bot").last).to_contain_text("Schritt 2", timeout=20_000)
+
+
+def test_return_to_bot_lets_the_bot_continue(live_hub, page_for):
+    console = sign_in(page_for(), live_hub, live_hub.create_agent("Eva Klein"))
+    customer = open_shop(page_for(), live_hub)
+    hand_over(customer, "My phone does not find any wifi network at home")
+    claim_from_queue(console, "wifi network at home")
+    console.get_by_test_id("return-to-bot").click()
+    console.get_by_test_id("dialog-confirm").click()
+    expect(messages(customer, "system").last).to_contain_text("back with the assistant", timeout=10_000)
+    customer_says(customer, "Also my phone battery drains really fast since the update")
+    expect(messages(customer, "bot").last).to_contain_text("Step", timeout=20_000)
+
+
+def test_hostile_customer_text_is_shown_as_text_in_the_console(live_hub, page_for):
+    console = sign_in(page_for(), live_hub, live_hub.create_agent("Finn Lee"))
+    customer = open_shop(page_for(), live_hub)
+    hostile = "<img src=x onerror=alert(1)>"
+    hand_over(customer, f"{hostile} my camera lens is stuck")
+    claim_from_queue(console, "my camera lens is stuck")
+    transcript = console.get_by_test_id("transcript")
+    expect(transcript).to_contain_text(hostile)
+    assert transcript.locator("img").count() == 0
+    expect(console.get_by_test_id("context")).to_contain_text(hostile)
+    console.wait_for_timeout(500)
+    assert console.dialogs == [] and customer.dialogs == []
+    expect(messages(customer, "customer").first).to_contain_text(hostile)
+
+
+def test_the_widget_fills_a_phone_screen_and_works_with_the_keyboard(live_hub, page_for):
+    phone = page_for(width=390, height=844, locale="de-DE")
+    phone.goto(f"{live_hub.url}/shop")
+    phone.keyboard.press("Tab")
+    launcher = phone.get_by_test_id("launcher")
+    launcher.focus()
+    phone.keyboard.press("Enter")
+    panel = phone.get_by_test_id("panel")
+    expect(panel).to_be_visible()
+    box = panel.bounding_box()
+    assert box["width"] >= 385 and box["height"] >= 800
+    phone.get_by_test_id("input").type("Meine Kamera geht nicht mehr an")
+    phone.keyboard.press("Enter")
+    expect(messages(phone, "bot").last).to_contain_text("Schritt 1", timeout=20_000)
+    screenshot(phone, "widget-phone")
+    phone.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
