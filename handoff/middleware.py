@@ -92,6 +92,7 @@ async def widget_cors(request: web.Request, handler):
             "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
             "Access-Control-Allow-Headers": "Authorization, Content-Type",
             "Access-Control-Max-Age": "600",
+            "Access-Control-Expose-Headers": "Retry-After",
             "Vary": "Origin",
         }
     )

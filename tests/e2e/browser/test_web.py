@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PASSWORD, screenshot
+from tests.e2e.browser.conftest import PASSWORD, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -110,15 +110,14 @@ def test_two_agents_claiming_at_once_exactly_one_gets_the_ticket(live_hub, page_
         item = console.get_by_test_id("queue-item").filter(has_text="twenty photos")
         expect(item).to_be_visible(timeout=10_000)
         buttons.append(item.get_by_test_id("claim"))
-    for button in buttons:  # both requests are in flight together: the pages send them without waiting
-        button.dispatch_event("click")
-    expect(first.get_by_test_id("toast").or_(second.get_by_test_id("toast")).first).to_be_visible(timeout=10_000)
-    for console in (first, second):
-        console.wait_for_timeout(500)
+    at = first.evaluate("Date.now()") + 400  # both pages click at the same moment of the shared clock
+    for button in buttons:
+        button.evaluate("(button, at) => setTimeout(() => button.click(), at - Date.now())", at)
+    first.wait_for_timeout(2000)
     winners = [c for c in (first, second) if c.get_by_test_id("chat-item").filter(has_text="twenty photos").count()]
     assert len(winners) == 1
     loser = second if winners[0] is first else first
-    expect(loser.get_by_test_id("toast").filter(has_text="already took")).to_be_visible()
+    expect(loser.get_by_test_id("toast").filter(has_text="already took")).to_be_visible(timeout=5_000)
 
 
 def test_reloading_the_page_resumes_the_conversation(live_hub, page_for):
