@@ -120,9 +120,8 @@ async def post(
                 client_id=client_id,
             )
             ticket = await tickets.open_ticket_of(session, conversation.id)
+        # while a person owns the conversation this relays the message to them, and the bot stays silent
         await tickets.publish_messages(hub, conversation, [stored], ticket.id if ticket else None)
-        if ticket is not None and conversation.state == "agent":
-            pass  # relayed to the person above; the bot stays silent
         replies: list[Message] = []
         if conversation.state == "bot":
             replies = await _ask_bot(hub, conversation, payload or text, payload)
