@@ -73,8 +73,10 @@ def live_hub(servers, tmp_path_factory) -> Iterator[LiveHub]:
         print(log.read_text()[-3000:])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Chromium for this module only: Playwright's sync API keeps an event loop running while it is open,
+    which would stop the asyncio tests that come later."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: the test command installs Debian's chromium (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
