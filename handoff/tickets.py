@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import text as catalogue_text
@@ -13,7 +13,7 @@ from handoff import serialize
 from handoff.errors import Conflict, Forbidden, Invalid, NotFound
 from handoff.hub import Hub
 from handoff.models import Agent, Conversation, Message, Note, Ticket, Transition
-from handoff.queue import PRIORITY_RANK, covers, queue_order, snapshot
+from handoff.queue import PRIORITY_RANK, covers, snapshot
 from handoff.transcript import add_message, move, system_message
 
 log = logging.getLogger(__name__)
@@ -148,12 +148,19 @@ async def open_chat_count(session: AsyncSession, agent_id: int) -> int:
     )
 
 
-async def list_queue(hub: Hub, agent: Agent) -> list[dict]:
+async def list_queue(hub: Hub, agent: Agent, limit: int = 100) -> list[dict]:
+    """The first `limit` queued tickets the agent covers (admins: all), priority first, then waiting time."""
+    query = select(Ticket).where(Ticket.status == "queued")
+    if agent.role != "admin":
+        if agent.categories:
+            query = query.where(or_(Ticket.category.in_(agent.categories), Ticket.category.is_(None)))
+        if agent.languages:
+            query = query.where(Ticket.language.in_(agent.languages))
+    query = query.order_by(Ticket.priority_rank.desc(), Ticket.queued_at, Ticket.id).limit(limit)
     async with hub.sessions() as session:
-        tickets = (await session.scalars(select(Ticket).where(Ticket.status == "queued"))).all()
+        tickets = (await session.scalars(query)).all()
         emails = await _emails(session, [t.conversation_id for t in tickets])
-    mine = sorted((t for t in tickets if covers(agent, t) or agent.role == "admin"), key=queue_order)
-    return [serialize.ticket(t, email=emails.get(t.conversation_id)) for t in mine]
+    return [serialize.ticket(t, email=emails.get(t.conversation_id)) for t in tickets]
 
 
 async def list_chats(hub: Hub, agent: Agent) -> list[dict]:

@@ -103,7 +103,10 @@ async def presence(request: web.Request) -> web.Response:
 @routes.get("/api/v1/agent/queue")
 async def queue(request: web.Request) -> web.Response:
     agent = await current_agent(request)
-    return web.json_response({"tickets": await tickets.list_queue(request.app[HUB], agent)})
+    limit = request.query.get("limit", "100")
+    if not limit.isdigit() or not 1 <= int(limit) <= 500:
+        raise Invalid("limit: a whole number from 1 to 500.", "invalid_limit")
+    return web.json_response({"tickets": await tickets.list_queue(request.app[HUB], agent, int(limit))})
 
 
 @routes.get("/api/v1/agent/chats")

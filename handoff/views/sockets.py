@@ -108,9 +108,13 @@ async def agent_socket(request: web.Request) -> web.WebSocketResponse:
         described = await agents.describe(hub, agent)
         await hub.events.to_agents(hub.events.connected_agents(), {"type": "presence", "agent": described})
         await tickets.refresh_waiting(hub)
+    pending: set[asyncio.Task] = set()
     try:
         async for data in _frames(socket):
-            await _agent_frame(hub, agent, socket, data)
+            # each frame in its own task: one slow write never holds up the agent's other chats
+            task = asyncio.create_task(_agent_frame(hub, agent, socket, data))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
     finally:
         if hub.events.leave_agent(agent.id, socket) == 0:
             schedule_requeue(hub, agent.id)
@@ -137,7 +141,8 @@ async def _agent_frame(hub: Hub, agent, socket: web.WebSocketResponse, data: dic
                 raise Invalid("A message needs ticket_id (number) and text (string).", "invalid_message")
             if len(text) > hub.settings.max_message_chars:
                 raise TooLarge(f"At most {hub.settings.max_message_chars} characters per message.", "message_too_large")
-            message = await tickets.agent_message(hub, agent, data["ticket_id"], text, client_id=client_id)
+            async with hub.lock(f"ticket:{data['ticket_id']}"):  # a chat's messages stay in order
+                message = await tickets.agent_message(hub, agent, data["ticket_id"], text, client_id=client_id)
             await socket.send_json({"type": "ack", "client_id": client_id, "message": message})
         except HubError as exc:
             await _reply_error(socket, exc, client_id)
