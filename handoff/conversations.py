@@ -108,7 +108,7 @@ async def post(
                         **_brief(await status(hub, conversation)),
                     }
             shown = await _button_title(session, conversation.id, payload, conversation.language) if payload else text
-            if text and (detected := detect_language(text)) and _clearly(text, detected):
+            if text and _clearly(text) and (detected := detect_language(text)):
                 conversation.language = detected
             conversation.updated_at = hub.now()
             stored = add_message(
@@ -119,16 +119,17 @@ async def post(
                 meta={"payload": payload} if payload else {},
                 client_id=client_id,
             )
-            ticket = await tickets.open_ticket_of(session, conversation.id)
+            ticket = None if conversation.state == "bot" else await tickets.open_ticket_of(session, conversation.id)
         # while a person owns the conversation this relays the message to them, and the bot stays silent
         await tickets.publish_messages(hub, conversation, [stored], ticket.id if ticket else None)
         replies: list[Message] = []
         if conversation.state == "bot":
             replies = await _ask_bot(hub, conversation, payload or text, payload)
+    still_bot = conversation.state == "bot"  # the common case needs no further read
     return {
         "customer_message": serialize.message(stored),
         "messages": [serialize.message(m) for m in replies],
-        **_brief(await status(hub, conversation)),
+        **({"state": "bot", "queue": None, "agent": None} if still_bot else _brief(await status(hub, conversation))),
     }
 
 
@@ -150,7 +151,7 @@ def _checked_text(hub: Hub, text: str | None, payload: str | None) -> str:
     return text.strip() if text is not None else ""
 
 
-def _clearly(text: str, language: str) -> bool:
+def _clearly(text: str) -> bool:
     return len(text.split()) >= 3  # one or two words ("ok", "danke") do not switch the conversation's language
 
 
