@@ -97,29 +97,17 @@ async def post(
             conversation = await session.get(Conversation, conversation.id)
             if conversation.state == "closed":
                 raise Conflict("This conversation has ended. Start a new one to ask something else.", "closed")
-            if client_id:
-                existing = await session.scalar(
-                    select(Message).where(Message.conversation_id == conversation.id, Message.client_id == client_id)
-                )
-                if existing is not None:  # a retry of a message that was already stored
-                    return {
-                        "customer_message": serialize.message(existing),
-                        "messages": [],
-                        **_brief(await status(hub, conversation)),
-                    }
-            shown = await _button_title(session, conversation.id, payload, conversation.language) if payload else text
-            if text and _clearly(text) and (detected := detect_language(text)):
-                conversation.language = detected
-            conversation.updated_at = hub.now()
-            stored = add_message(
-                session,
-                conversation.id,
-                "customer",
-                shown,
-                meta={"payload": payload} if payload else {},
-                client_id=client_id,
-            )
-            ticket = None if conversation.state == "bot" else await tickets.open_ticket_of(session, conversation.id)
+            stored = await _already_stored(session, conversation.id, client_id) if client_id else None
+            retried = stored is not None  # the same message again (a client's retry): it was stored already
+            if not retried:
+                stored = await _store_customer_message(session, hub, conversation, text, payload, client_id)
+                ticket = None if conversation.state == "bot" else await tickets.open_ticket_of(session, conversation.id)
+        if retried:
+            return {
+                "customer_message": serialize.message(stored),
+                "messages": [],
+                **_brief(await status(hub, conversation)),
+            }
         # while a person owns the conversation this relays the message to them, and the bot stays silent
         await tickets.publish_messages(hub, conversation, [stored], ticket.id if ticket else None)
         replies: list[Message] = []
@@ -131,6 +119,23 @@ async def post(
         "messages": [serialize.message(m) for m in replies],
         **({"state": "bot", "queue": None, "agent": None} if still_bot else _brief(await status(hub, conversation))),
     }
+
+
+async def _already_stored(session: AsyncSession, conversation_id: str, client_id: str) -> Message | None:
+    query = select(Message).where(Message.conversation_id == conversation_id, Message.client_id == client_id)
+    return await session.scalar(query)
+
+
+async def _store_customer_message(
+    session: AsyncSession, hub: Hub, conversation: Conversation, text: str, payload: str | None, client_id: str | None
+) -> Message:
+    """The customer's message as shown (a button's title for its payload); clear text may switch the language."""
+    shown = await _button_title(session, conversation.id, payload, conversation.language) if payload else text
+    if text and _clearly(text) and (detected := detect_language(text)):
+        conversation.language = detected
+    conversation.updated_at = hub.now()
+    meta = {"payload": payload} if payload else {}
+    return add_message(session, conversation.id, "customer", shown, meta=meta, client_id=client_id)
 
 
 def _checked_text(hub: Hub, text: str | None, payload: str | None) -> str:

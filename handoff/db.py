@@ -19,10 +19,12 @@ def async_url(url: str) -> str:
 
 
 def make_async_engine(url: str) -> AsyncEngine:
-    """An engine for the hub; SQLite gets WAL, a busy timeout and foreign keys."""
+    """An engine for the hub; SQLite gets one shared connection with WAL and foreign keys."""
     target = async_url(url)
     if target.startswith("sqlite"):
-        engine = create_async_engine(target, connect_args={"timeout": 30})
+        # One connection, handed out in turn: SQLite has one writer at a time anyway, and waiting in the pool's
+        # queue is fair and immediate where SQLite's own busy handler would sleep and retry.
+        engine = create_async_engine(target, connect_args={"timeout": 30}, pool_size=1, max_overflow=0)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # pragma: no cover - trivial

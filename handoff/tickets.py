@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from bot.messages import text as catalogue_text
 from handoff import serialize
@@ -18,6 +19,7 @@ from handoff.transcript import add_message, move, system_message
 
 log = logging.getLogger(__name__)
 ESCALATION_GROUPS = ("repair", "engineering", "warranty")
+SUMMARY_ONLY = (defer(Ticket.packet), defer(Ticket.bot_context))  # lists need neither
 
 
 # -- opening a ticket (inside the caller's transaction) -----------------------------------------------------
@@ -103,12 +105,10 @@ async def refresh_waiting(hub: Hub) -> None:
         return
     async with hub.sessions() as session:
         snap = await queue_snapshot(session, hub)
-        tickets = [t for t in snap.queued if t.conversation_id in watched]
-        for ticket in tickets:
-            await hub.events.to_conversation(
-                ticket.conversation_id,
-                {"type": "state", "state": "queued", "queue": snap.info(ticket), "agent": None},
-            )
+    for ticket in (t for t in snap.queued if t.conversation_id in watched):
+        await hub.events.to_conversation(
+            ticket.conversation_id, {"type": "state", "state": "queued", "queue": snap.info(ticket), "agent": None}
+        )
 
 
 async def publish_messages(hub: Hub, conversation: Conversation, messages: list[Message], ticket_id=None) -> None:
@@ -150,7 +150,7 @@ async def open_chat_count(session: AsyncSession, agent_id: int) -> int:
 
 async def list_queue(hub: Hub, agent: Agent, limit: int = 100) -> list[dict]:
     """The first `limit` queued tickets the agent covers (admins: all), priority first, then waiting time."""
-    query = select(Ticket).where(Ticket.status == "queued")
+    query = select(Ticket).options(*SUMMARY_ONLY).where(Ticket.status == "queued")
     if agent.role != "admin":
         if agent.categories:
             query = query.where(or_(Ticket.category.in_(agent.categories), Ticket.category.is_(None)))
@@ -167,7 +167,10 @@ async def list_chats(hub: Hub, agent: Agent) -> list[dict]:
     async with hub.sessions() as session:
         tickets = (
             await session.scalars(
-                select(Ticket).where(Ticket.agent_id == agent.id, Ticket.status == "assigned").order_by(Ticket.id)
+                select(Ticket)
+                .options(*SUMMARY_ONLY)
+                .where(Ticket.agent_id == agent.id, Ticket.status == "assigned")
+                .order_by(Ticket.id)
             )
         ).all()
         emails = await _emails(session, [t.conversation_id for t in tickets])
