@@ -89,8 +89,10 @@ async def post(
     text: str | None = None,
     payload: str | None = None,
     client_id: str | None = None,
+    with_state: bool = True,
 ) -> dict:
-    """Store the customer's message, then route it to whoever owns the conversation; returns the replies."""
+    """Store the customer's message, then route it to whoever owns the conversation; returns the replies
+    (and, `with_state`, the conversation's state, queue place and agent, as the HTTP answer carries them)."""
     text = _checked_text(hub, text, payload)
     async with hub.lock(conversation.id):
         async with hub.sessions() as session, session.begin():
@@ -103,22 +105,17 @@ async def post(
                 stored = await _store_customer_message(session, hub, conversation, text, payload, client_id)
                 ticket = None if conversation.state == "bot" else await tickets.open_ticket_of(session, conversation.id)
         if retried:
-            return {
-                "customer_message": serialize.message(stored),
-                "messages": [],
-                **_brief(await status(hub, conversation)),
-            }
-        # while a person owns the conversation this relays the message to them, and the bot stays silent
-        await tickets.publish_messages(hub, conversation, [stored], ticket.id if ticket else None)
-        replies: list[Message] = []
-        if conversation.state == "bot":
-            replies = await _ask_bot(hub, conversation, payload or text, payload)
-    still_bot = conversation.state == "bot"  # the common case needs no further read
-    return {
-        "customer_message": serialize.message(stored),
-        "messages": [serialize.message(m) for m in replies],
-        **({"state": "bot", "queue": None, "agent": None} if still_bot else _brief(await status(hub, conversation))),
-    }
+            replies = []
+        else:
+            # while a person owns the conversation this relays the message to them, and the bot stays silent
+            await tickets.publish_messages(hub, conversation, [stored], ticket.id if ticket else None)
+            replies = await _ask_bot(hub, conversation, payload or text, payload) if conversation.state == "bot" else []
+    result = {"customer_message": serialize.message(stored), "messages": [serialize.message(m) for m in replies]}
+    if not with_state:
+        return result
+    if conversation.state == "bot":  # the common case needs no further read
+        return {**result, "state": "bot", "queue": None, "agent": None}
+    return {**result, **_brief(await status(hub, conversation))}
 
 
 async def _already_stored(session: AsyncSession, conversation_id: str, client_id: str) -> Message | None:
@@ -133,7 +130,6 @@ async def _store_customer_message(
     shown = await _button_title(session, conversation.id, payload, conversation.language) if payload else text
     if text and _clearly(text) and (detected := detect_language(text)):
         conversation.language = detected
-    conversation.updated_at = hub.now()
     meta = {"payload": payload} if payload else {}
     return add_message(session, conversation.id, "customer", shown, meta=meta, client_id=client_id)
 

@@ -29,7 +29,7 @@ class Conversation(Base):
     rating_comment: Mapped[str | None] = mapped_column(Text, default=None)
     rated_after: Mapped[str | None] = mapped_column(String(10), default=None)  # "bot" or "agent"
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)  # last change of owner
 
 
 class Message(Base):

@@ -276,10 +276,19 @@ async def _after_assignment(hub, agent, ticket, conversation, messages) -> None:
 
 # -- working a chat -----------------------------------------------------------------------------------------
 async def _owned(session: AsyncSession, agent: Agent, ticket_id: int) -> tuple[Ticket, Conversation]:
-    ticket = await _get_ticket(session, ticket_id)
+    """The agent's open chat: its ticket and conversation (one read)."""
+    row = (
+        await session.execute(
+            select(Ticket, Conversation)
+            .join(Conversation, Conversation.id == Ticket.conversation_id)
+            .where(Ticket.id == ticket_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"There is no ticket {ticket_id}.")
+    ticket, conversation = row
     if ticket.status != "assigned" or ticket.agent_id != agent.id:
         raise Conflict("This chat is not assigned to you (any more).", "not_your_chat")
-    conversation = await session.get(Conversation, ticket.conversation_id)
     return ticket, conversation
 
 

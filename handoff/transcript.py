@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import text as catalogue_text
-from handoff.models import Conversation, Message, Transition
+from handoff.models import Conversation, Message, Transition, utcnow
 
 
 def add_message(
@@ -59,6 +59,7 @@ def move(session: AsyncSession, conversation: Conversation, to_state: str, actor
         )
     )
     conversation.state = to_state
+    conversation.updated_at = utcnow()
 
 
 async def messages_after(session: AsyncSession, conversation_id: str, after: int | None) -> list[Message]:

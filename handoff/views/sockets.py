@@ -40,17 +40,21 @@ async def _frames(socket: web.WebSocketResponse):
             if not isinstance(data, dict):
                 raise ValueError("not an object")
         except ValueError:
-            await socket.send_json(
-                {"type": "error", "error": {"code": "invalid_json", "message": "Send JSON objects."}}
-            )
+            await _reply(socket, {"type": "error", "error": {"code": "invalid_json", "message": "Send JSON objects."}})
             continue
         yield data
 
 
+async def _reply(socket: web.WebSocketResponse, event: dict) -> None:
+    """Answer on the socket unless the client has gone meanwhile (its messages are stored either way)."""
+    try:
+        await socket.send_json(event)
+    except ConnectionResetError:  # aiohttp's ClientConnectionResetError is one
+        log.debug("socket closed before the answer %s", event.get("type"))
+
+
 async def _reply_error(socket: web.WebSocketResponse, exc: HubError, client_id: str | None) -> None:
-    await socket.send_json(
-        {"type": "error", "client_id": client_id, "error": {"code": exc.code, "message": exc.message}}
-    )
+    await _reply(socket, {"type": "error", "client_id": client_id, "error": {"code": exc.code, "message": exc.message}})
 
 
 @routes.get("/api/v1/conversations/{conversation_id}/ws")
@@ -74,10 +78,10 @@ async def customer_socket(request: web.Request) -> web.WebSocketResponse:
                     await hub.limit(
                         f"{hub.settings.rate_messages_per_10s}/10 seconds", f"msg:{conversation.id}", "messages"
                     )
-                    result = await conversations.post(hub, conversation, text=data.get("text"), client_id=client_id)
-                    await socket.send_json(
-                        {"type": "ack", "client_id": client_id, "message": result["customer_message"]}
+                    result = await conversations.post(
+                        hub, conversation, text=data.get("text"), client_id=client_id, with_state=False
                     )
+                    await _reply(socket, {"type": "ack", "client_id": client_id, "message": result["customer_message"]})
                 except HubError as exc:
                     await _reply_error(socket, exc, client_id)
     finally:
@@ -124,7 +128,7 @@ async def agent_socket(request: web.Request) -> web.WebSocketResponse:
 async def _agent_frame(hub: Hub, agent, socket: web.WebSocketResponse, data: dict) -> None:
     kind = data.get("type")
     if kind == "ping":
-        await socket.send_json({"type": "pong"})
+        await _reply(socket, {"type": "pong"})
     elif kind == "typing":
         ticket_id = data.get("ticket_id")
         async with hub.sessions() as session:
@@ -143,7 +147,7 @@ async def _agent_frame(hub: Hub, agent, socket: web.WebSocketResponse, data: dic
                 raise TooLarge(f"At most {hub.settings.max_message_chars} characters per message.", "message_too_large")
             async with hub.lock(f"ticket:{data['ticket_id']}"):  # a chat's messages stay in order
                 message = await tickets.agent_message(hub, agent, data["ticket_id"], text, client_id=client_id)
-            await socket.send_json({"type": "ack", "client_id": client_id, "message": message})
+            await _reply(socket, {"type": "ack", "client_id": client_id, "message": message})
         except HubError as exc:
             await _reply_error(socket, exc, client_id)
 
