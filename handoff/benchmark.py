@@ -393,7 +393,9 @@ class Load:
 Talk = Callable[[aiohttp.ClientSession, Settings, str, list[str], Load], Awaitable[None]]
 
 
-async def talk_direct(http: aiohttp.ClientSession, settings: Settings, language: str, script: list[str], load: Load):
+async def talk_direct(
+    http: aiohttp.ClientSession, settings: Settings, language: str, script: list[str], load: Load
+) -> None:
     """One conversation on Rasa's REST channel, with the language hint the hub would send as metadata."""
     url, sender = f"{settings.rasa_url}/webhooks/rest/webhook", f"bench-{uuid.uuid4().hex[:12]}"
     for text in script:
@@ -405,7 +407,7 @@ async def talk_direct(http: aiohttp.ClientSession, settings: Settings, language:
 
 async def talk_through_hub(
     http: aiohttp.ClientSession, settings: Settings, language: str, script: list[str], load: Load
-):
+) -> None:
     """One conversation through the hub: create it, then post each message with the customer's token."""
     customer = await new_conversation(http, settings.hub_url, language)
     url = f"{settings.hub_url}/api/v1/conversations/{customer.id}/messages"
