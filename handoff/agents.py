@@ -9,14 +9,14 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff import serialize
 from handoff.errors import Conflict, Invalid, Unauthorized
 from handoff.hub import Hub
-from handoff.models import Agent, AgentSession, Ticket
+from handoff.models import Agent, AgentSession
+from handoff.queue import open_chats
 from handoff.serialize import aware
 
 ROLES = ("agent", "admin")
@@ -135,13 +135,6 @@ async def set_presence(hub: Hub, agent: Agent, presence: str) -> Agent:
         stored = await session.get(Agent, agent.id)
         stored.presence = presence
     return stored
-
-
-async def open_chats(session: AsyncSession) -> dict[int, int]:
-    rows = await session.execute(
-        select(Ticket.agent_id, func.count()).where(Ticket.status == "assigned").group_by(Ticket.agent_id)
-    )
-    return dict(rows.all())
 
 
 async def list_agents(hub: Hub) -> list[dict]:

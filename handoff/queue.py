@@ -67,16 +67,21 @@ def _same_pool(other: Ticket, ticket: Ticket, pool: list[Agent]) -> bool:
 async def snapshot(session: AsyncSession, is_open: bool, default_handle_time_s: float) -> Snapshot:
     queued = list((await session.scalars(select(Ticket).where(Ticket.status == "queued"))).all())
     agents = list((await session.scalars(select(Agent).where(Agent.presence == "online"))).all())
-    rows = await session.execute(
-        select(Ticket.agent_id, func.count()).where(Ticket.status == "assigned").group_by(Ticket.agent_id)
-    )
     return Snapshot(
         queued=sorted(queued, key=queue_order),
         agents=agents,
-        open_chats={agent_id: count for agent_id, count in rows.all()},
+        open_chats=await open_chats(session),
         handle_time_s=await handle_time(session, default_handle_time_s),
         is_open=is_open,
     )
+
+
+async def open_chats(session: AsyncSession) -> dict[int, int]:
+    """Agent id -> how many chats the agent has open now."""
+    rows = await session.execute(
+        select(Ticket.agent_id, func.count()).where(Ticket.status == "assigned").group_by(Ticket.agent_id)
+    )
+    return dict(rows.all())
 
 
 async def handle_time(session: AsyncSession, default: float, recent: int = 50) -> float:

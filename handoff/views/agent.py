@@ -10,7 +10,7 @@ from handoff import agents, tickets
 from handoff.errors import Forbidden, Invalid, TooLarge
 from handoff.keys import HUB
 from handoff.middleware import json_body
-from handoff.models import Agent
+from handoff.models import Agent, AgentSession
 from handoff.schemas import (
     AgentMessage,
     Escalate,
@@ -30,19 +30,22 @@ COOKIE = "hub_session"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
-async def current_agent(request: web.Request) -> Agent:
-    """The signed-in agent. Cookie sessions must send the CSRF token on every state-changing call."""
+async def signed_in(request: web.Request) -> tuple[Agent, AgentSession]:
+    """The signed-in agent and their session. Cookie sessions must send the CSRF token on every change."""
     hub = request.app[HUB]
     token = bearer(request)
     if token:
-        agent, _ = await agents.session_agent(hub, token)
-        return agent
+        return await agents.session_agent(hub, token)
     agent, record = await agents.session_agent(hub, request.cookies.get(COOKIE))
     if request.method not in SAFE_METHODS:
         sent = request.headers.get("X-CSRF-Token", "")
         if not hmac.compare_digest(sent, record.csrf_token):
             raise Forbidden("Missing or wrong X-CSRF-Token header.", "csrf_failed")
-    return agent
+    return agent, record
+
+
+async def current_agent(request: web.Request) -> Agent:
+    return (await signed_in(request))[0]
 
 
 def _ticket_id(request: web.Request) -> int:
@@ -83,8 +86,7 @@ async def sign_out(request: web.Request) -> web.Response:
 @routes.get("/api/v1/agent/me")
 async def me(request: web.Request) -> web.Response:
     hub = request.app[HUB]
-    agent = await current_agent(request)
-    _, record = await agents.session_agent(hub, bearer(request) or request.cookies.get(COOKIE))
+    agent, record = await signed_in(request)
     return web.json_response({"agent": await agents.describe(hub, agent), "csrf_token": record.csrf_token})
 
 
