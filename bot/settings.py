@@ -36,6 +36,12 @@ class Settings(BaseSettings):
         default=1, ge=1, description="Rasa server worker processes; more than one needs REDIS_URL (shared locks)."
     )
     kb_dir: Path = PROJECT_DIR / "data" / "kb"
+    nlu_dir: Path = PROJECT_DIR / "data" / "nlu"
+    test_stories_dir: Path = PROJECT_DIR / "tests" / "stories"
+    domain_file: Path = PROJECT_DIR / "domain.yml"
+    auto_retrain: bool = Field(
+        default=True, description="Retrain in the background after an editor approves NLU examples or stories."
+    )
     models_dir: Path = PROJECT_DIR / "models"
     search_min_score: float = Field(
         default=0.45, description="Calibrated score from which the bot starts the top article right away."
@@ -74,6 +80,20 @@ class Settings(BaseSettings):
     rate_logins_per_minute: int = Field(default=10, description="Sign-in attempts per client address.")
     session_hours: int = Field(default=12, description="How long an agent's sign-in lasts.")
     cookie_secure: bool = Field(default=False, description="Send the session cookie over HTTPS only (production).")
+
+    # -- metrics (bot/article_health.py, handoff/metrics.py, /metrics) ----------------------------------
+    guide_abandon_after_min: float = Field(
+        default=30, gt=0, description="A guide run still open this many minutes after its last step is abandoned."
+    )
+    queue_abandon_after_min: float = Field(
+        default=30,
+        gt=0,
+        description="A never-claimed ticket whose customer has not been seen (message or open socket) for this "
+        "many minutes counts as abandoned in the queue.",
+    )
+    metrics_token: str = Field(
+        default="", description="Bearer token the hub's /metrics requires (empty: open; block it at the proxy)."
+    )
 
     @property
     def hub_url(self) -> str:

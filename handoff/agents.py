@@ -19,7 +19,7 @@ from handoff.models import Agent, AgentSession
 from handoff.queue import open_chats
 from handoff.serialize import aware
 
-ROLES = ("agent", "admin")
+ROLES = ("agent", "editor", "admin")  # editors review knowledge-base drafts; admins do everything
 CATEGORIES = ("phone", "camera", "notebook")
 LANGUAGES = ("de", "en")
 MIN_PASSWORD = 12

@@ -20,7 +20,7 @@ from handoff.middleware import MAX_BODY, errors, security_headers, widget_cors
 from handoff.models import Agent, Ticket
 from handoff.openapi import document
 from handoff.rasa import RasaClient
-from handoff.views import agent, customer, sockets
+from handoff.views import agent, customer, editor, sockets
 
 STATIC = Path(__file__).resolve().parent / "static"
 PAGES = {"/shop": "shop.html", "/console": "console.html"}
@@ -36,6 +36,7 @@ def create_app(settings: Settings) -> web.Application:
     app.on_shutdown.append(_close_sockets)
     app.add_routes(customer.routes)
     app.add_routes(agent.routes)
+    app.add_routes(editor.routes)
     app.add_routes(sockets.routes)
     app.router.add_get("/api/v1/openapi.json", _openapi)
     app.router.add_get("/healthz", _health)
@@ -54,13 +55,15 @@ async def _resources(app: web.Application):
     engine = make_async_engine(settings.database_url)
     kb_engine = make_engine(settings.database_url)  # the knowledge base's own (synchronous) access, in threads
     rasa = RasaClient(settings.rasa_url, settings.resolved_rasa_token(), settings.rasa_timeout_s)
+    kb_sessions = make_session_factory(kb_engine)
     hub = Hub(
         settings=settings,
         sessions=make_sessions(engine),
         events=Events(),
         rasa=rasa,
         hours=parse_opening_hours(settings.opening_hours, settings.hub_timezone),
-        knowledge_base=KnowledgeBase(make_session_factory(kb_engine)),
+        knowledge_base=KnowledgeBase(kb_sessions),
+        kb_sessions=kb_sessions,
     )
     app[HUB] = hub
     await _resume_grace_periods(hub)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.handoff_packet import summarize
 from bot.language import DEFAULT, SUPPORTED, detect_language
 from bot.messages import text as catalogue_text
-from handoff import serialize, tickets
+from handoff import inbox, serialize, tickets
 from handoff.errors import BotUnavailable, Conflict, Invalid, NotFound, TooLarge, Unauthorized
 from handoff.hub import Hub
 from handoff.models import Agent, Conversation, Message, Transition
@@ -299,6 +299,7 @@ async def _attach_bot_context(hub: Hub, ticket, problems: list[str]) -> None:
     async with hub.sessions() as session, session.begin():
         stored = await session.get(type(ticket), ticket.id)
         stored.bot_context = context
+        await inbox.add_from_context(session, ticket.conversation_id, ticket.language, context)
 
 
 # -- contact details and rating ------------------------------------------------------------------------------

@@ -9,9 +9,10 @@ class HubError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, code: str | None = None):
+    def __init__(self, message: str, code: str | None = None, fields: list[str] | None = None):
         super().__init__(message)
         self.message = message
+        self.fields = fields  # where it applies: which fields the client must fix
         if code:
             self.code = code
 

@@ -11,6 +11,7 @@ from limits import parse
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from bot.kb.service import KnowledgeBase
 from bot.settings import Settings
@@ -30,6 +31,8 @@ class Hub:
     rasa: RasaClient
     hours: OpeningHours
     knowledge_base: KnowledgeBase
+    kb_sessions: sessionmaker | None = None  # synchronous sessions for imports of approved articles (in threads)
+    content_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one writer of data/ files at a time
     limiter: MovingWindowRateLimiter = field(default_factory=lambda: MovingWindowRateLimiter(MemoryStorage()))
     grace_tasks: dict[int, asyncio.Task] = field(default_factory=dict)
     _locks: weakref.WeakValueDictionary = field(default_factory=weakref.WeakValueDictionary)

@@ -31,7 +31,10 @@ async def errors(request: web.Request, handler):
         return await handler(request)
     except HubError as exc:
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
-        return web.json_response(error_body(exc.code, exc.message), status=exc.status, headers=headers)
+        body = error_body(exc.code, exc.message)
+        if exc.fields:
+            body["error"]["fields"] = exc.fields
+        return web.json_response(body, status=exc.status, headers=headers)
     except web.HTTPRequestEntityTooLarge:
         message = f"The request body is larger than {MAX_BODY} bytes."
         return web.json_response(error_body("too_large", message), status=413)

@@ -129,3 +129,30 @@ class AgentSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Draft(Base):
+    """Knowledge-base content drafted from a resolved ticket, for an editor to review.
+
+    `kind` "article" proposes a new article, "step" a new step for the article the bot tried. `content`
+    holds the proposal: `article` (the article file's fields) or `step` (en/de do/check), `examples`
+    (NLU examples with intent and entities) and `story` (a Rasa test story); see handoff/drafts.py.
+    """
+
+    __tablename__ = "hub_drafts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("hub_tickets.id"), index=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("hub_conversations.id"))
+    kind: Mapped[str] = mapped_column(String(10))  # article, step
+    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)  # pending approved rejected
+    article_id: Mapped[str] = mapped_column(String(100))
+    language: Mapped[str] = mapped_column(String(2))  # the language of the source conversation
+    content: Mapped[dict] = mapped_column(JSON)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("hub_agents.id"), default=None)
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("hub_agents.id"), default=None)
+    reject_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    result: Mapped[dict | None] = mapped_column(JSON, default=None)  # files written, KB revision, retrain
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

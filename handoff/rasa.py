@@ -70,6 +70,9 @@ class RasaClient:
             raise BotUnavailable(str(exc) or type(exc).__name__) from exc
 
 
+QUIET_ACTIONS = {"action_listen", "action_session_start", "action_unlikely_intent", None}
+
+
 def parse_reply(items: list[dict]) -> list[BotMessage]:
     """Rasa's REST reply as messages: a `custom` item belongs to the text right before it."""
     messages: list[BotMessage] = []
@@ -104,17 +107,31 @@ def packet_errors(packet: object) -> list[str]:
 
 
 def bot_context(tracker: dict) -> dict:
-    """The bot's view of the conversation for the agent: every customer turn with intent and confidence, slots."""
-    turns = []
+    """The bot's view of the conversation for the agent: every customer turn with intent and confidence, slots.
+
+    Each turn also carries what drafting knowledge-base content needs: the best intent that is not the
+    fallback, the entities found, and the actions the bot ran in reply.
+    """
+    turns: list[dict] = []
     for event in tracker.get("events") or []:
-        if event.get("event") != "user":
+        kind = event.get("event")
+        if kind == "action" and turns and event.get("name") not in QUIET_ACTIONS:
+            turns[-1]["actions"].append(event.get("name"))
+        if kind != "user":
             continue
-        intent = (event.get("parse_data") or {}).get("intent") or {}
+        parse = event.get("parse_data") or {}
+        intent = parse.get("intent") or {}
+        ranking = [r.get("name") for r in parse.get("intent_ranking") or [] if r.get("name") != "nlu_fallback"]
         turns.append(
             {
                 "text": event.get("text") or "",
                 "intent": intent.get("name"),
                 "confidence": round(float(intent.get("confidence") or 0.0), 3),
+                "suggested": ranking[0] if ranking else None,
+                "entities": [
+                    {k: e.get(k) for k in ("entity", "value", "start", "end")} for e in parse.get("entities") or []
+                ],
+                "actions": [],
             }
         )
     slots = {

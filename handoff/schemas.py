@@ -90,3 +90,16 @@ def parse(model: type[Body], data: object) -> Body:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise Invalid(f"{where}: {first['msg']}", "invalid_body") from exc
+
+
+class DraftEdit(Body):
+    content: dict
+
+
+class Reject(Body):
+    reason: str
+
+
+class Label(Body):
+    ids: list[int]
+    intent: str | None = None  # None: dismiss

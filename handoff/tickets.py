@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from bot.messages import text as catalogue_text
-from handoff import serialize
+from handoff import drafts, serialize
 from handoff.errors import Conflict, Forbidden, Invalid, NotFound
 from handoff.hub import Hub
 from handoff.models import Agent, Conversation, Message, Note, Ticket, Transition
@@ -364,6 +364,8 @@ async def resolve(hub: Hub, agent: Agent, ticket_id: int, note: str, kb_candidat
         ticket, conversation = await _owned(session, agent, ticket_id)
         ticket.status, ticket.closed_at = "resolved", hub.now()
         ticket.resolution_note, ticket.kb_candidate = note.strip(), bool(kb_candidate)
+        if ticket.kb_candidate:
+            await drafts.draft_from_ticket(session, hub, ticket, agent)
         move(session, conversation, "closed", f"agent:{agent.username}", "resolved")
         messages = [
             system_message(session, conversation, "resolved", name=agent.display_name),

@@ -71,6 +71,10 @@ class KnowledgeBase:
                 self._index = SearchIndex.from_session(session)
             return self._index
 
+    def refresh(self) -> None:
+        """Check the revision on the next use (after an import in this process)."""
+        self._checked_at = float("-inf")
+
     def search(
         self,
         text: str,

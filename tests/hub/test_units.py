@@ -92,13 +92,28 @@ def test_the_bot_context_lists_every_customer_turn_with_intent_and_confidence():
             {
                 "event": "user",
                 "text": "lens error",
-                "parse_data": {"intent": {"name": "describe_problem", "confidence": 0.91234}},
+                "parse_data": {
+                    "intent": {"name": "nlu_fallback", "confidence": 0.41234},
+                    "intent_ranking": [{"name": "nlu_fallback"}, {"name": "describe_problem"}, {"name": "deny"}],
+                    "entities": [{"entity": "device_category", "value": "camera", "start": 3, "end": 9, "x": 1}],
+                },
             },
+            {"event": "action", "name": "action_fallback"},
             {"event": "bot", "text": "..."},
+            {"event": "action", "name": "action_listen"},
         ],
     }
     assert bot_context(tracker) == {
-        "turns": [{"text": "lens error", "intent": "describe_problem", "confidence": 0.912}],
+        "turns": [
+            {
+                "text": "lens error",
+                "intent": "nlu_fallback",
+                "confidence": 0.412,
+                "suggested": "describe_problem",
+                "entities": [{"entity": "device_category", "value": "camera", "start": 3, "end": 9}],
+                "actions": ["action_fallback"],
+            }
+        ],
         "slots": {"device_category": "camera"},
     }
 

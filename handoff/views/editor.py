@@ -1,0 +1,87 @@
+"""The editors' API under /api/v1/editor: knowledge-base drafts and the inbox of misunderstood messages.
+
+Signed in like agents (session cookie + CSRF token, or Bearer); only the roles editor and admin get in.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from handoff import drafts, inbox, retraining
+from handoff.errors import Invalid
+from handoff.keys import HUB
+from handoff.middleware import json_body
+from handoff.schemas import DraftEdit, Label, Reject, parse
+from handoff.views.agent import current_agent
+
+routes = web.RouteTableDef()
+STATUSES = ("pending", "approved", "rejected")
+
+
+def _draft_id(request: web.Request) -> int:
+    raw = request.match_info["draft_id"]
+    if not raw.isdigit():
+        raise Invalid("The draft id must be a number.", "invalid_draft_id")
+    return int(raw)
+
+
+@routes.get("/api/v1/editor/drafts")
+async def list_drafts(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    status = request.query.get("status", "pending")
+    if status not in STATUSES:
+        raise Invalid(f"status: one of {', '.join(STATUSES)}.", "invalid_status")
+    return web.json_response({"drafts": await drafts.list_drafts(request.app[HUB], agent, status)})
+
+
+@routes.get("/api/v1/editor/drafts/{draft_id}")
+async def get_draft(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    return web.json_response(await drafts.draft_detail(request.app[HUB], agent, _draft_id(request)))
+
+
+@routes.put("/api/v1/editor/drafts/{draft_id}")
+async def edit_draft(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    body = parse(DraftEdit, await json_body(request))
+    return web.json_response(await drafts.update_draft(request.app[HUB], agent, _draft_id(request), body.content))
+
+
+@routes.post("/api/v1/editor/drafts/{draft_id}/approve")
+async def approve(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    hub = request.app[HUB]
+    return web.json_response(await drafts.approve(hub, agent, _draft_id(request), retraining.trigger_for(hub)))
+
+
+@routes.post("/api/v1/editor/drafts/{draft_id}/reject")
+async def reject(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    body = parse(Reject, await json_body(request))
+    return web.json_response(await drafts.reject(request.app[HUB], agent, _draft_id(request), body.reason))
+
+
+@routes.get("/api/v1/editor/inbox")
+async def list_inbox(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    status = request.query.get("status", "open")
+    language = request.query.get("language") or None
+    if status not in ("open", "labelled", "dismissed") or language not in (None, "de", "en"):
+        raise Invalid("status: open, labelled or dismissed; language: de or en.", "invalid_filter")
+    return web.json_response(await inbox.list_items(request.app[HUB], agent, status, language))
+
+
+@routes.post("/api/v1/editor/inbox/label")
+async def label(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    hub = request.app[HUB]
+    body = parse(Label, await json_body(request))
+    return web.json_response(await inbox.label(hub, agent, body.ids, body.intent, retraining.trigger_for(hub)))
+
+
+@routes.get("/api/v1/editor/intents")
+async def intents(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    drafts.require_editor(agent)
+    hub = request.app[HUB]
+    return web.json_response({"intents": await hub.in_thread(inbox.known_intents, hub)})
