@@ -15,29 +15,50 @@ from handoff.availability import parse_opening_hours
 from handoff.db import make_async_engine, make_sessions
 from handoff.events import Events
 from handoff.hub import Hub
-from handoff.keys import HUB, SETTINGS
+from handoff.keys import HUB, METRICS, SETTINGS
 from handoff.middleware import MAX_BODY, errors, security_headers, widget_cors
 from handoff.models import Agent, Ticket
 from handoff.openapi import document
 from handoff.rasa import RasaClient
-from handoff.views import agent, customer, editor, sockets
+from handoff.telemetry import HubMetrics
+from handoff.views import agent, customer, dashboard, editor, monitoring, sockets
 
 STATIC = Path(__file__).resolve().parent / "static"
-PAGES = {"/shop": "shop.html", "/console": "console.html"}
-ASSETS = ("widget.js", "widget.css", "shop.css", "console.js", "console.css")
+PAGES = {
+    "/shop": "shop.html",
+    "/console": "console.html",
+    "/console/knowledge": "editor.html",
+    "/console/dashboard": "dashboard.html",
+}
+ASSETS = (
+    "widget.js",
+    "widget.css",
+    "shop.css",
+    "console.js",
+    "console.css",
+    "editor.js",
+    "editor.css",
+    "dashboard.js",
+    "dashboard.css",
+)
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> web.Application:
     """The hub for `settings` (database, Rasa, limits); nothing is connected until the app starts."""
-    app = web.Application(middlewares=[errors, widget_cors, security_headers], client_max_size=MAX_BODY)
+    app = web.Application(
+        middlewares=[monitoring.track_requests, errors, widget_cors, security_headers], client_max_size=MAX_BODY
+    )
     app[SETTINGS] = settings
+    app[METRICS] = HubMetrics()
     app.cleanup_ctx.append(_resources)
     app.on_shutdown.append(_close_sockets)
     app.add_routes(customer.routes)
     app.add_routes(agent.routes)
     app.add_routes(editor.routes)
     app.add_routes(sockets.routes)
+    app.add_routes(dashboard.routes)
+    app.add_routes(monitoring.routes)
     app.router.add_get("/api/v1/openapi.json", _openapi)
     app.router.add_get("/healthz", _health)
     app.router.add_get("/", _to_shop)

@@ -36,7 +36,7 @@ def bench(output: Path = Path("BENCHMARKS.md")) -> None:
 def create(
     username: str,
     display_name: Annotated[str, typer.Option(help="Shown to customers, e.g. 'Anna (Support)'.")],
-    role: Annotated[str, typer.Option(help="agent or admin")] = "agent",
+    role: Annotated[str, typer.Option(help="agent, editor (reviews knowledge-base drafts) or admin")] = "agent",
     category: Annotated[list[str], typer.Option(help="phone, camera, notebook (repeat; none = all)")] = [],  # noqa: B006
     language: Annotated[list[str], typer.Option(help="de, en (repeat; none = all)")] = [],  # noqa: B006
     capacity: int = 3,

@@ -45,7 +45,7 @@ RULE_ACTIONS = {PROBLEM_INTENT: "action_find_article", "request_human": "action_
 STOPWORDS = {
     "the", "a", "an", "my", "is", "it", "and", "or", "of", "to", "i", "on", "in", "when", "with", "does", "not",
     "der", "die", "das", "mein", "meine", "ist", "und", "oder", "von", "zu", "ich", "bei", "im", "mit", "nicht",
-    "wenn", "es", "ein", "eine", "sich",
+    "wenn", "es", "ein", "eine", "sich", "from", "after", "for", "at", "by", "nach", "beim", "vom", "am", "auf",
 }  # fmt: skip
 log = logging.getLogger(__name__)
 
@@ -64,11 +64,15 @@ def require_editor(agent: Agent) -> None:
 # --- drafting ---------------------------------------------------------------------------------------------
 
 
-def slug(text: str, limit: int = 5) -> str:
+def slug(text: str, limit: int = 5, skip: tuple[str, ...] = ()) -> str:
     """A short ASCII id part from the first meaningful words of `text` ("Objektiv klickt" -> "objektiv-klickt")."""
     text = text.casefold().translate(UMLAUTS)
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    words = [w for w in re.findall(r"[a-z0-9]+", ascii_text.casefold()) if w not in STOPWORDS]
+    words = [
+        w
+        for w in re.findall(r"[a-z0-9]+", ascii_text.casefold())
+        if len(w) > 1 and w not in STOPWORDS and w not in skip
+    ]
     return "-".join(words[:limit]) or "new-problem"
 
 
@@ -165,7 +169,7 @@ def draft_content(ticket: Ticket, customer_texts: list[str], tried_article: str 
         name = f"{lang} {article_id}: solved by a step added from ticket {ticket.id}"
     else:
         kind = "article"
-        article_id = f"{category}-{slug(summary)}" if category else slug(summary)
+        article_id = f"{category}-{slug(summary, 4, (category,))}" if category else slug(summary, 4)
         proposal = {
             "article": {
                 "id": article_id,
@@ -189,18 +193,27 @@ def draft_content(ticket: Ticket, customer_texts: list[str], tried_article: str 
     return kind, article_id, proposal
 
 
-async def draft_from_ticket(session: AsyncSession, hub: Hub, ticket: Ticket, agent: Agent) -> Draft:
-    """Create the pending draft for a ticket just resolved with the knowledge-base mark (same transaction)."""
+async def _proposal(session: AsyncSession, hub: Hub, ticket: Ticket, as_article: bool | None) -> tuple[str, str, dict]:
     rows = await session.scalars(
         select(Message.text)
         .where(Message.conversation_id == ticket.conversation_id, Message.sender == "customer")
         .order_by(Message.id)
     )
     customer_texts = [t for t in rows.all() if t and not t.startswith("/")]
-    tried = (ticket.packet or {}).get("article_id")
+    packet = ticket.packet or {}
+    # A step for the tried article only if the customer really went through some of its steps (kind "step"
+    # forced by the editor: any article the bot had chosen).
+    tried = None if as_article is True else packet.get("article_id")
+    if as_article is None and not packet.get("steps_tried"):
+        tried = None
     if tried and await hub.in_thread(hub.knowledge_base.article, tried, ticket.language) is None:
         tried = None  # the article was removed since: propose a new one
-    kind, article_id, content = draft_content(ticket, customer_texts, tried)
+    return draft_content(ticket, customer_texts, tried)
+
+
+async def draft_from_ticket(session: AsyncSession, hub: Hub, ticket: Ticket, agent: Agent) -> Draft:
+    """Create the pending draft for a ticket just resolved with the knowledge-base mark (same transaction)."""
+    kind, article_id, content = await _proposal(session, hub, ticket, as_article=None)
     draft = Draft(
         ticket_id=ticket.id,
         conversation_id=ticket.conversation_id,
@@ -215,6 +228,22 @@ async def draft_from_ticket(session: AsyncSession, hub: Hub, ticket: Ticket, age
     )
     session.add(draft)
     return draft
+
+
+async def convert(hub: Hub, agent: Agent, draft_id: int, kind: str) -> dict:
+    """Draft again as a new article (the bot had tried an unrelated article) or as a step for the tried one."""
+    require_editor(agent)
+    if kind not in ("article", "step"):
+        raise Invalid("kind: article or step.", "invalid_kind")
+    async with hub.sessions() as session, session.begin():
+        draft = await _load(session, draft_id)
+        _pending(draft)
+        ticket = await session.get(Ticket, draft.ticket_id)
+        if kind == "step" and not (ticket.packet or {}).get("article_id"):
+            raise Conflict("The bot tried no article in this conversation: draft a new article.", "no_article_tried")
+        draft.kind, draft.article_id, draft.content = await _proposal(session, hub, ticket, kind == "article")
+        draft.updated_at = hub.now()
+    return describe(draft)
 
 
 # --- what is missing -------------------------------------------------------------------------------------
@@ -347,7 +376,7 @@ async def reject(hub: Hub, agent: Agent, draft_id: int, reason: str) -> dict:
         _pending(draft)
         draft.status, draft.reject_reason = "rejected", reason.strip()
         draft.reviewer_id, draft.decided_at = agent.id, hub.now()
-    return describe(draft)
+    return describe(draft, reviewer=agent)
 
 
 @dataclass
@@ -387,7 +416,7 @@ async def approve(hub: Hub, agent: Agent, draft_id: int, retrain: RetrainTrigger
         stored = await _load(session, draft_id)
         stored.status, stored.result = "approved", result
         stored.reviewer_id, stored.decided_at = agent.id, hub.now()
-    return describe(stored)
+    return describe(stored, reviewer=agent)
 
 
 def _write(hub: Hub, kind: str, article_id: str, content: dict) -> Written:
@@ -427,7 +456,7 @@ def _write(hub: Hub, kind: str, article_id: str, content: dict) -> Written:
             written.skipped_examples.extend({"text": t, "reason": r} for t, r in report.skipped)
             written.training_data_changed |= bool(report.added)
         story = content.get("story") or {}
-        if story.get("steps"):
+        if story.get("steps") and story.get("include", True):
             language = story.get("language") or _story_language(story)
             written.files.append(str(stories.add_story(Path(settings.test_stories_dir), language, story)))
             written.training_data_changed = True

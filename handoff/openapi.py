@@ -242,18 +242,246 @@ ERRORS = {
     "429": "rate limited (Retry-After)",
 }
 
+DRAFT = {"type": "object", "description": "Draft (kind article|step, status, content, missing), see docs/hub-api.md"}
+OPERATIONS.extend(
+    [
+        (
+            "get",
+            "/api/v1/editor/drafts",
+            "Knowledge-base drafts (editors; ?status=pending|approved|rejected)",
+            None,
+            200,
+            {"type": "object", "properties": {"drafts": {"type": "array", "items": DRAFT}}},
+            AGENT,
+        ),
+        ("get", "/api/v1/editor/drafts/{draft_id}", "A draft with its source conversation", None, 200, DRAFT, AGENT),
+        ("put", "/api/v1/editor/drafts/{draft_id}", "Edit a pending draft", schemas.DraftEdit, 200, DRAFT, AGENT),
+        (
+            "post",
+            "/api/v1/editor/drafts/{draft_id}/approve",
+            "Approve: write data/ files, import the article, retrain if examples or a story were added",
+            None,
+            200,
+            DRAFT,
+            AGENT,
+        ),
+        (
+            "post",
+            "/api/v1/editor/drafts/{draft_id}/convert",
+            "Draft again as a new article or as a new step for the article the bot tried",
+            schemas.Convert,
+            200,
+            DRAFT,
+            AGENT,
+        ),
+        ("post", "/api/v1/editor/drafts/{draft_id}/reject", "Reject with a reason", schemas.Reject, 200, DRAFT, AGENT),
+        (
+            "get",
+            "/api/v1/editor/inbox",
+            "Misunderstood customer messages to label (?status=open|labelled|dismissed&language=de|en)",
+            None,
+            200,
+            {"type": "object", "properties": {"items": {"type": "array"}, "open": {"type": "integer"}}},
+            AGENT,
+        ),
+        (
+            "post",
+            "/api/v1/editor/inbox/label",
+            "Label messages as examples of an intent (written to data/nlu) or dismiss them (intent null)",
+            schemas.Label,
+            200,
+            {"type": "object"},
+            AGENT,
+        ),
+        (
+            "get",
+            "/api/v1/editor/intents",
+            "The intents an editor may label with",
+            None,
+            200,
+            {"type": "object", "properties": {"intents": {"type": "array", "items": {"type": "string"}}}},
+            AGENT,
+        ),
+    ]
+)
+
+
+# -- metrics and article health (handoff/metrics.py, bot/article_health.py) ------------------------------------
+COUNT = {"type": "integer", "minimum": 0}
+RATE = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
+SHARE = {"type": "object", "properties": {"count": COUNT, "rate": RATE}}
+DURATIONS = {
+    "type": "object",
+    "description": "seconds; p50/p90 by linear interpolation, null without values",
+    "properties": {"count": COUNT, "p50": {"type": ["number", "null"]}, "p90": {"type": ["number", "null"]}},
+}
+MEAN = {"type": "object", "properties": {"count": COUNT, "mean": {"type": ["number", "null"]}}}
+FIGURES = {
+    "type": "object",
+    "description": "Definitions: docs/hub-api.md (Metrics) and handoff/metrics.py",
+    "properties": {
+        "conversations": COUNT,
+        "contained": SHARE,
+        "solved_by_bot": SHARE,
+        "handoffs": {
+            "type": "object",
+            "properties": {
+                "count": COUNT,
+                "rate": RATE,
+                "tickets": COUNT,
+                "by_reason": {
+                    "type": "object",
+                    "additionalProperties": {"type": "object", "properties": {"tickets": COUNT, "rate": RATE}},
+                },
+            },
+        },
+        "queue_wait_s": DURATIONS,
+        "requeues": {"type": "object", "properties": {"tickets": COUNT, "wait_s": DURATIONS}},
+        "first_agent_reply_s": {
+            "allOf": [DURATIONS, {"type": "object", "properties": {"claimed_without_reply": COUNT}}]
+        },
+        "resolution_s": DURATIONS,
+        "abandoned_in_queue": {
+            "type": "object",
+            "properties": {"count": COUNT, "rate": RATE, "tickets": COUNT, "waiting": COUNT},
+        },
+        "rating": {
+            "type": "object",
+            "properties": {"bot": MEAN, "agent": MEAN, "bot_in_guide": MEAN, "bot_in_widget": MEAN},
+        },
+    },
+}
+PERIOD = {
+    "type": "object",
+    "properties": {
+        "from": {"type": "string", "format": "date-time"},
+        "to": {"type": "string", "format": "date-time", "description": "exclusive"},
+        "timezone": {"type": "string"},
+    },
+}
+HISTOGRAM = {
+    "type": "array",
+    "items": {"type": "object", "properties": {"step": {"type": "integer"}, "count": COUNT}},
+}
+PERIOD_QUERY = [
+    {
+        "name": "from",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "YYYY-MM-DD (whole day in HUB_TIMEZONE) or ISO-8601 date-time; default: 6 days before today",
+    },
+    {
+        "name": "to",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "YYYY-MM-DD (inclusive) or ISO-8601 date-time (exclusive); default: today",
+    },
+    {"name": "language", "in": "query", "schema": {"enum": ["de", "en"]}},
+    {"name": "category", "in": "query", "schema": {"enum": ["phone", "camera", "notebook", "unknown"]}},
+]
+QUERY_PARAMETERS = {
+    ("get", "/api/v1/agent/metrics"): PERIOD_QUERY,
+    ("get", "/api/v1/agent/articles/health"): PERIOD_QUERY,
+}
+OPERATIONS.extend(
+    [
+        (
+            "get",
+            "/api/v1/agent/metrics",
+            "Support metrics of the conversations started in a period: overall, by language and device, per day",
+            None,
+            200,
+            {
+                "type": "object",
+                "properties": {
+                    "period": PERIOD,
+                    "filters": {"type": "object"},
+                    "generated_at": {"type": "string", "format": "date-time"},
+                    "settings": {"type": "object"},
+                    "overall": FIGURES,
+                    "by_language": {"type": "object", "additionalProperties": FIGURES},
+                    "by_category": {"type": "object", "additionalProperties": FIGURES},
+                    "daily": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "date": {"type": "string", "format": "date"},
+                                "conversations": COUNT,
+                                "handed_off": COUNT,
+                                "contained": COUNT,
+                            },
+                        },
+                    },
+                },
+            },
+            AGENT,
+        ),
+        (
+            "get",
+            "/api/v1/agent/articles/health",
+            "Per-article health of the bot's guides in a period, with flags for editors",
+            None,
+            200,
+            {
+                "type": "object",
+                "properties": {
+                    "period": PERIOD,
+                    "previous_period": PERIOD,
+                    "rules": {"type": "object"},
+                    "articles": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "article_id": {"type": "string"},
+                                "title": {"type": "string"},
+                                "category": {"type": "string"},
+                                "started": COUNT,
+                                "solved": COUNT,
+                                "handed_off": COUNT,
+                                "abandoned": COUNT,
+                                "in_progress": COUNT,
+                                "decided": COUNT,
+                                "solve_rate": RATE,
+                                "handoff_share": RATE,
+                                "solved_at_step": HISTOGRAM,
+                                "handoff_after_step": HISTOGRAM,
+                                "handoff_reasons": {"type": "object", "additionalProperties": COUNT},
+                                "previous": {"type": "object"},
+                                "flags": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "properties": {
+                                            "code": {"enum": ["solve_rate_drop", "high_handoff"]},
+                                            "message": {"type": "string"},
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+            AGENT,
+        ),
+    ]
+)
+
 
 @lru_cache(maxsize=1)
 def document() -> dict:
     components: dict = {"Message": MESSAGE, "Error": ERROR}
     paths: dict = {}
     for method, path, summary, body, status, response, security in OPERATIONS:
-        operation: dict = {"summary": summary, "tags": ["agent" if "/agent/" in path else "customer"], "responses": {}}
+        tag = next((t for t in ("agent", "editor") if f"/{t}/" in path), "customer")
+        operation: dict = {"summary": summary, "tags": [tag], "responses": {}}
         parameters = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in ("conversation_id", "ticket_id")
+            for name in ("conversation_id", "ticket_id", "draft_id")
             if "{" + name + "}" in path
-        ]
+        ] + QUERY_PARAMETERS.get((method, path), [])
         if parameters:
             operation["parameters"] = parameters
         if body is not None:

@@ -74,7 +74,7 @@ class NewAgent(Body):
     username: str
     display_name: str
     password: str
-    role: Literal["agent", "admin"] = "agent"
+    role: Literal["agent", "editor", "admin"] = "agent"
     categories: list[Literal["phone", "camera", "notebook"]] = []
     languages: list[Literal["de", "en"]] = []
     capacity: int = Field(default=3, ge=1, le=20)
@@ -94,6 +94,10 @@ def parse(model: type[Body], data: object) -> Body:
 
 class DraftEdit(Body):
     content: dict
+
+
+class Convert(Body):
+    kind: Literal["article", "step"]
 
 
 class Reject(Body):

@@ -76,6 +76,8 @@ const ICONS = {
 // ---------------------------------------------------------------------------------------------
 // State: the one place that holds what the page knows. Ticket maps are keyed by String(id).
 
+const ROLE_NAMES = { agent: "Agent", editor: "Editor", admin: "Admin" };
+
 const state = {
   agent: null, // Agent object of the signed-in agent
   csrf: null,
@@ -419,6 +421,10 @@ async function submitSignIn(event) {
 }
 
 function signedIn({ agent, csrf_token: csrf }) {
+  if (agent.role === "editor") {
+    window.location.assign("/console/knowledge"); // editors review content; they take no chats
+    return;
+  }
   state.agent = agent;
   state.csrf = csrf;
   showFormError($("signin-error"), "");
@@ -479,7 +485,7 @@ function renderHeader() {
   const { agent } = state;
   if (!agent) return;
   $("me-name").textContent = agent.display_name ?? agent.username;
-  $("me-role").textContent = agent.role === "admin" ? "Admin" : "Agent";
+  $("me-role").textContent = ROLE_NAMES[agent.role] ?? agent.role;
   const dot = $("me-presence");
   dot.className = `presence-dot presence-dot--${agent.presence}`;
   dot.setAttribute("aria-label", `Presence: ${agent.presence}`);
@@ -494,6 +500,7 @@ function renderHeader() {
   toggle.dataset.presence = agent.presence;
   $("presence-state").textContent = online ? "Online" : "Away";
   show($("nav-agents"), agent.role === "admin");
+  show($("nav-knowledge"), agent.role === "admin");
 }
 
 async function togglePresence() {
@@ -1800,7 +1807,7 @@ function agentRow(agent) {
       el("span", { class: "agent-name" }, personName(agent)),
       el("span", { class: "agent-username" }, agent.username),
     ),
-    cell(el("span", { class: "role-badge" }, agent.role === "admin" ? "Admin" : "Agent")),
+    cell(el("span", { class: "role-badge" }, ROLE_NAMES[agent.role] ?? agent.role)),
     cell((agent.categories ?? []).map((c) => el("span", { class: "tag" }, categoryLabel(c)))),
     cell((agent.languages ?? []).map(languageBadge)),
     el("td", { class: "num" }, `${agent.open_chats ?? 0} / ${agent.capacity}`),
@@ -1984,7 +1991,7 @@ function wire() {
   $("presence").addEventListener("click", togglePresence);
   $("notify-permission").addEventListener("click", requestNotifyPermission);
   $("reconnect-now").addEventListener("click", reconnect);
-  for (const tab of document.querySelectorAll(".tab")) {
+  for (const tab of document.querySelectorAll(".tab[data-view]")) {
     tab.addEventListener("click", () => setView(tab.dataset.view));
   }
 

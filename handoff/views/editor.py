@@ -11,7 +11,7 @@ from handoff import drafts, inbox, retraining
 from handoff.errors import Invalid
 from handoff.keys import HUB
 from handoff.middleware import json_body
-from handoff.schemas import DraftEdit, Label, Reject, parse
+from handoff.schemas import Convert, DraftEdit, Label, Reject, parse
 from handoff.views.agent import current_agent
 
 routes = web.RouteTableDef()
@@ -52,6 +52,13 @@ async def approve(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     hub = request.app[HUB]
     return web.json_response(await drafts.approve(hub, agent, _draft_id(request), retraining.trigger_for(hub)))
+
+
+@routes.post("/api/v1/editor/drafts/{draft_id}/convert")
+async def convert(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    body = parse(Convert, await json_body(request))
+    return web.json_response(await drafts.convert(request.app[HUB], agent, _draft_id(request), body.kind))
 
 
 @routes.post("/api/v1/editor/drafts/{draft_id}/reject")

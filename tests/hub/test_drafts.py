@@ -116,6 +116,7 @@ def test_the_drafted_story_stops_after_the_first_corrected_turn():
 
 def test_slugs_and_missing_languages():
     assert slug("Die Speicherkarte wird nicht erkannt, Größe 128 GB") == "speicherkarte-wird-erkannt-groesse-128"
+    assert slug("My phone doesn't vibrate when someone calls", 4, ("phone",)) == "doesn-vibrate-someone-calls"
     content = {"step": {"en": {"do": "x", "check": "y"}, "de": {"do": "", "check": "z"}}}
     assert missing("step", content) == ["step.de.do"]
 
@@ -130,7 +131,7 @@ async def test_a_resolved_ticket_without_an_article_becomes_a_bilingual_article_
     )  # fmt: skip
     listed = await editor_call(client, editor, "GET", "/drafts")
     assert [(d["ticket_id"], d["kind"], d["article_id"]) for d in listed["drafts"]] == [
-        (ticket_id, "article", "camera-grinding-noise-from-zoom-lever")
+        (ticket_id, "article", "camera-grinding-noise-zoom-lever")
     ]
     draft = await editor_call(client, editor, "GET", f"/drafts/{listed['drafts'][0]['id']}")
     article = draft["content"]["article"]
@@ -153,13 +154,13 @@ async def test_a_resolved_ticket_without_an_article_becomes_a_bilingual_article_
     approved = await editor_call(client, editor, "POST", f"/drafts/{draft['id']}/approve")
     assert approved["status"] == "approved" and approved["result"]["retrain"] == "disabled"
 
-    written = data_copy / "kb" / "camera" / "grinding-noise-from-zoom-lever.yml"
+    written = data_copy / "kb" / "camera" / "grinding-noise-zoom-lever.yml"
     assert str(written) in approved["result"]["files"]
     on_disk = yaml.safe_load(written.read_text())
     assert on_disk["title"] == {"en": "grinding noise from the zoom lever", "de": "Zoomhebel knirscht"}
     hub = client.app[HUB]
     matches = await hub.in_thread(hub.knowledge_base.search, "sand in the zoom, it crunches", "en", "camera")
-    assert matches[0].article_id == "camera-grinding-noise-from-zoom-lever"
+    assert matches[0].article_id == "camera-grinding-noise-zoom-lever"
     nlu_text = (data_copy / "nlu" / "en" / "problems.yml").read_text()
     assert "- the zoom lever of my [camera](device_category) makes a grinding noise\n" in nlu_text
     assert "learned" in approved["result"]["files"][-1]
@@ -172,7 +173,12 @@ async def test_a_resolved_ticket_after_a_tried_article_drafts_a_new_step_for_it(
     editor = await new_agent(client, "erik", role="editor", online=False)
     path = data_copy / "kb" / "camera" / "lens-error.yml"
     before = path.read_text()
-    packet = {"summary": "lens error", "article_id": "camera-lens-error", "device": {"category": "camera"}}
+    packet = {
+        "summary": "lens error",
+        "article_id": "camera-lens-error",
+        "steps_tried": [{"step": 1, "instruction": "Switch off and on.", "outcome": "failed"}],
+        "device": {"category": "camera"},
+    }
     await resolved_ticket(client, agent, packet=packet, note="Hold the shutter button while switching on.")
     [draft] = (await editor_call(client, editor, "GET", "/drafts"))["drafts"]
     assert draft["kind"] == "step" and draft["article_id"] == "camera-lens-error"
@@ -184,6 +190,22 @@ async def test_a_resolved_ticket_after_a_tried_article_drafts_a_new_step_for_it(
     assert "Hold the shutter button while switching on." in after[len(before) :]
     steps = yaml.safe_load(after)["steps"]
     assert approved["result"]["step_position"] == len(steps)
+
+
+async def test_an_article_chosen_but_never_tried_gives_an_article_draft_and_the_editor_may_switch(client):
+    agent = await new_agent(client, "anna")
+    editor = await new_agent(client, "erik", role="editor", online=False)
+    packet = {"summary": "zoom grinds", "article_id": "camera-lens-error", "device": {"category": "camera"}}
+    await resolved_ticket(client, agent, packet=packet, note="Blow out the sand.")
+    [draft] = (await editor_call(client, editor, "GET", "/drafts"))["drafts"]
+    assert (draft["kind"], draft["article_id"]) == ("article", "camera-zoom-grinds")  # no step was tried
+    assert draft["content"]["article"]["steps"][0]["en"]["do"] == "Blow out the sand."
+    path = f"/drafts/{draft['id']}/convert"
+    step = await editor_call(client, editor, "POST", path, {"kind": "step"})
+    assert (step["kind"], step["article_id"]) == ("step", "camera-lens-error")
+    article = await editor_call(client, editor, "POST", path, {"kind": "article"})
+    assert article["kind"] == "article"
+    await editor_call(client, editor, "POST", path, {"kind": "poem"}, expect=400)
 
 
 async def test_only_editors_review_and_a_rejection_needs_a_reason(client):
