@@ -32,6 +32,14 @@ def bench(output: Path = Path("BENCHMARKS.md")) -> None:
     run(output)
 
 
+@app.command("bench-knowledge")
+def bench_knowledge(output: Path = Path("BENCHMARKS.md")) -> None:
+    """Benchmark the knowledge loop: approval -> the bot uses the new article; validation of data/."""
+    from handoff.bench_knowledge import run
+
+    run(output)
+
+
 @agent_app.command("create")
 def create(
     username: str,
