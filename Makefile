@@ -2,11 +2,9 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BOT    := $(VENV)/bin/python -m bot
-RASA   := .venv-rasa/bin/rasa
-RASA_DATA := data/nlu data/rules
 
 .DEFAULT_GOAL := help
-.PHONY: help venv install run test validate lint eval bench bench-hub calibrate browser
+.PHONY: help venv install run test validate lint eval bench bench-hub bench-knowledge calibrate browser
 
 help: ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
@@ -25,9 +23,8 @@ install: venv ## install both environments, migrate, import the knowledge base, 
 run: venv ## install everything needed and start the whole system (Ctrl-C stops it)
 	$(BOT) run
 
-validate: install ## rasa data validate (warnings fail) and the article files
-	$(BOT) kb validate
-	PYTHONPATH=. $(RASA) data validate --fail-on-warnings --config config.yml --domain domain.yml --data $(RASA_DATA)
+validate: install ## check data/, domain.yml, config.yml, tests/stories (rasa data validate, warnings fail; docs/editing.md)
+	$(BOT) validate
 
 test: validate lint browser ## install what is needed and run every test (unit, PostgreSQL, end-to-end, browser, Rasa test stories)
 	$(VENV)/bin/python -m pytest
@@ -51,3 +48,6 @@ bench: install ## benchmark the REST channel, training, model load and memory; w
 
 bench-hub: install ## benchmark the hub: latency vs. Rasa, handoff-to-queue, relay, 1,000 claims on PostgreSQL
 	$(VENV)/bin/python -m handoff bench
+
+bench-knowledge: install ## benchmark the knowledge loop: approval -> bot uses the article; validation of data/
+	$(VENV)/bin/python -m handoff bench-knowledge

@@ -38,6 +38,28 @@ def migrate() -> None:
     run_migrations(settings.database_url)
 
 
+@app.command("validate")
+def validate(
+    rasa: Annotated[bool, typer.Option(help="Also run `rasa data validate --fail-on-warnings` (slow part).")] = True,
+) -> None:
+    """Check data/, domain.yml, config.yml and tests/stories; prints each problem as `path:line: message`."""
+    from bot.settings import PROJECT_DIR
+    from bot.validation import run_all
+
+    started = time.perf_counter()
+    problems = run_all(PROJECT_DIR, rasa=rasa)
+    seconds = time.perf_counter() - started
+    for problem in problems:
+        typer.echo(str(problem))
+    if problems:
+        typer.echo(f"{len(problems)} problem{'s' * (len(problems) != 1)} ({seconds:.1f} s)", err=True)
+        raise typer.Exit(1)
+    checks = "" if rasa else " (without rasa data validate)"
+    console.print(
+        f"[green]✓[/] data/, domain.yml, config.yml and tests/stories valid{checks} in {seconds:.1f} s", soft_wrap=True
+    )
+
+
 @kb_app.command("validate")
 def kb_validate() -> None:
     """Check every article file; prints each problem with its file."""
