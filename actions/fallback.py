@@ -2,12 +2,37 @@
 
 from __future__ import annotations
 
+import logging
+
 from rasa_sdk import Action, Tracker
 
-from actions.common import say
+from actions.common import language, say
 from actions.handoff import hand_over
+from actions.services import app_sessions
+from bot import review
 
-FALLBACK_INTENT = "nlu_fallback"
+FALLBACK_INTENT = review.FALLBACK_INTENT
+log = logging.getLogger(__name__)
+
+
+def remember_for_review(tracker: Tracker) -> None:
+    """Put the misunderstood message into the editors' inbox (never fails the conversation)."""
+    message = tracker.latest_message or {}
+    intent, confidence, suggested = review.suggestion(message)
+    try:
+        with app_sessions()() as session:
+            review.record(
+                session,
+                conversation_id=tracker.sender_id,
+                language=language(tracker),
+                text=message.get("text") or "",
+                intent=intent,
+                confidence=confidence,
+                suggested=suggested,
+                source="fallback",
+            )
+    except Exception:  # the inbox is a nice-to-have; the customer's conversation goes on
+        log.exception("could not record a fallback message for review")
 
 
 def consecutive_fallbacks(tracker: Tracker) -> int:
@@ -29,6 +54,7 @@ class ActionFallback(Action):
         return "action_fallback"
 
     async def run(self, dispatcher, tracker, domain):
+        remember_for_review(tracker)
         if consecutive_fallbacks(tracker) >= 2:
             return hand_over(dispatcher, tracker, "repeated_fallback")
         dispatcher.utter_message(text=say("fallback_rephrase", tracker))

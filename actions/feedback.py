@@ -5,6 +5,7 @@ from __future__ import annotations
 from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 
+from actions import guide_runs
 from actions.common import rating_buttons, say
 
 
@@ -18,7 +19,7 @@ def parse_rating(value: object) -> int | None:
 
 
 class ActionRate(Action):
-    """Store the rating (slot `rating`, read by the hub from the tracker) and thank the customer."""
+    """Store the rating (slot `rating`, and on the conversation's solved guide run) and thank the customer."""
 
     def name(self) -> str:
         return "action_rate"
@@ -32,5 +33,6 @@ class ActionRate(Action):
         if rating is None:
             dispatcher.utter_message(text=say("rating_invalid", tracker), buttons=rating_buttons())
             return [SlotSet("awaiting", "rating")]
+        guide_runs.rated(tracker, rating)
         dispatcher.utter_message(text=say("rating_thanks", tracker))
         return [SlotSet("rating", str(rating)), SlotSet("awaiting", None)]

@@ -8,6 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import guide_runs
 from actions.common import language, latest_text, say
 from actions.services import knowledge_base
 from bot.handoff_packet import Device, HandoffPacket, StepOutcome, summarize
@@ -48,8 +49,10 @@ def build_packet(tracker: Tracker, reason: str, article: ArticleView | None = No
 def hand_over(
     dispatcher: CollectingDispatcher, tracker: Tracker, reason: str, article: ArticleView | None = None
 ) -> list[dict[str, Any]]:
-    """Tell the customer what happens next, attach the packet, and mark the conversation handed off."""
+    """Tell the customer what happens next, attach the packet, and mark the conversation handed off
+    (the current article's open guide run, if any, ends with this handoff)."""
     packet = build_packet(tracker, reason, article)
+    guide_runs.handed_off(tracker, reason)
     dispatcher.utter_message(text=say(f"handoff_{reason}", tracker), json_message=packet.as_payload())
     return [SlotSet("handed_off", True), SlotSet("awaiting", None)]
 

@@ -8,6 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import guide_runs
 from actions.common import button, language, latest_intent, latest_text, rating_buttons, say, step_buttons
 from actions.handoff import hand_over
 from actions.services import knowledge_base, min_score, suggest_score
@@ -18,10 +19,12 @@ from bot.troubleshooting import choose_article, handoff_reason_for, next_positio
 def present_step(
     dispatcher: CollectingDispatcher, tracker: Tracker, article: ArticleView, position: int
 ) -> list[dict[str, Any]]:
-    """Show one step with its answer buttons; the message carries the article and step for the hub."""
+    """Show one step with its answer buttons; the message carries the article and step for the hub.
+    The step is recorded in the conversation's guide run (the first step starts one)."""
     steps = article.steps_for(tracker.get_slot("brand"))
     number = [s.position for s in steps].index(position) + 1
     step = next(s for s in steps if s.position == position)
+    guide_runs.step_presented(tracker, article, position, number, len(steps))
     dispatcher.utter_message(
         text=say("step", tracker, number=number, total=len(steps), instruction=step.instruction, check=step.check),
         buttons=step_buttons(tracker),
@@ -179,6 +182,7 @@ class ActionStepFeedback(Action):
         tracker.slots["steps_tried"] = tried
         events: list[dict[str, Any]] = [SlotSet("steps_tried", tried)]
         if solved:
+            guide_runs.solved(tracker, article.id, position)
             dispatcher.utter_message(text=say("solved", tracker), buttons=rating_buttons())
             return events + [SlotSet("awaiting", "rating")]
         following = next_position([s.position for s in article.steps_for(tracker.get_slot("brand"))], position)

@@ -80,22 +80,24 @@ def rasa_env() -> dict[str, str]:
 
 
 # -- training ---------------------------------------------------------------------------------------------
-def training_fingerprint() -> str:
-    """Hash of everything the Rasa model is trained from; a new hash means the model must be retrained."""
+def training_fingerprint(root: Path = PROJECT_DIR) -> str:
+    """Hash of everything the Rasa model is trained from (under `root`: the project or a copy of its training
+    inputs, see bot/retrain.py); a new hash means the model must be retrained."""
     digest = hashlib.sha256(RASA_VERSION.encode())
     for entry in TRAINING_INPUTS:
-        path = PROJECT_DIR / entry
+        path = root / entry
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for file in files:
             if file.exists():
-                digest.update(str(file.relative_to(PROJECT_DIR)).encode())
+                digest.update(str(file.relative_to(root)).encode())
                 digest.update(file.read_bytes())
     return digest.hexdigest()[:16]
 
 
-def train_command(out: Path, *extra: str) -> list[str]:
-    """`rasa train` on the project's config, domain and training data, writing the model to `out`."""
-    data = [d for d in ("data/nlu", "data/rules", "data/stories") if (PROJECT_DIR / d).exists()]
+def train_command(out: Path, *extra: str, root: Path = PROJECT_DIR) -> list[str]:
+    """`rasa train` on the config, domain and training data under `root` (run it with `cwd=root`), writing the
+    model to `out`."""
+    data = [d for d in ("data/nlu", "data/rules", "data/stories") if (root / d).exists()]
     return [
         str(rasa_executable()),
         "train",
@@ -123,8 +125,9 @@ def isolated_settings(work: Path, rasa_port: int, action_port: int, **overrides)
     )
 
 
-def model_path(settings: Settings) -> Path:
-    return settings.models_dir / f"support-{training_fingerprint()}.tar.gz"
+def model_path(settings: Settings, root: Path = PROJECT_DIR) -> Path:
+    """The model file for the training inputs under `root`: the one `run` starts and `train` writes."""
+    return settings.models_dir / f"support-{training_fingerprint(root)}.tar.gz"
 
 
 def train(settings: Settings, force: bool = False, log: Log = print) -> tuple[Path, float | None]:
@@ -178,7 +181,8 @@ def write_endpoints(settings: Settings) -> Path:
 
 # -- processes ---------------------------------------------------------------------------------------------
 def start_action_server(settings: Settings, log_file: Path | None = None) -> subprocess.Popen:
-    """The action server (rasa-sdk) on localhost, in this (main) environment."""
+    """The action server (rasa-sdk's, plus Prometheus /metrics: `python -m actions`) on localhost, in this
+    (main) environment."""
     env = dict(
         os.environ,
         SANIC_HOST=settings.action_host,
@@ -188,7 +192,7 @@ def start_action_server(settings: Settings, log_file: Path | None = None) -> sub
     )
     out = open(log_file, "ab") if log_file else None  # noqa: SIM115 - handed to the child process
     return subprocess.Popen(
-        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_port)],
+        [sys.executable, "-m", "actions", "--actions", "actions", "--port", str(settings.action_port)],
         cwd=PROJECT_DIR,
         env=env,
         stdout=out,

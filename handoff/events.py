@@ -54,6 +54,13 @@ class Events:
     def watched_conversations(self) -> set[str]:
         return set(self._conversations)
 
+    def socket_counts(self) -> dict[str, int]:
+        """Open sockets of customers and of agents (for /metrics)."""
+        return {
+            "customer": sum(len(s) for s in self._conversations.values()),
+            "agent": sum(len(s) for s in self._agents.values()),
+        }
+
     def all_sockets(self) -> list[web.WebSocketResponse]:
         return [s for group in (*self._conversations.values(), *self._agents.values()) for s in group]
 

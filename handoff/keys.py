@@ -6,6 +6,8 @@ from aiohttp import web
 
 from bot.settings import Settings
 from handoff.hub import Hub
+from handoff.telemetry import HubMetrics
 
 SETTINGS = web.AppKey("settings", Settings)
 HUB = web.AppKey("hub", Hub)
+METRICS = web.AppKey("metrics", HubMetrics)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from pathlib import Path
 
 import jsonschema
@@ -12,11 +13,14 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import guide_runs as recording
 from actions import services
 from actions.fallback import ActionFallback
 from actions.feedback import ActionRate
 from actions.handoff import ActionHandoff
 from actions.troubleshooting import ActionFindArticle, ActionStepFeedback
+from bot.db import make_engine, make_session_factory
+from bot.guide_runs import GuideRuns
 from bot.handoff_packet import SCHEMA_FILE
 from bot.settings import get_settings
 
@@ -26,18 +30,22 @@ SCHEMA = json.loads(Path(SCHEMA_FILE).read_text())
 @pytest.fixture(autouse=True)
 def _actions_use_test_database(loaded_db_url, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", loaded_db_url)
-    get_settings.cache_clear()
-    services.knowledge_base.cache_clear()
+    _forget_services()
     yield
+    _forget_services()
+
+
+def _forget_services() -> None:
     get_settings.cache_clear()
-    services.knowledge_base.cache_clear()
+    for service in (services.knowledge_base, services.guide_runs, services.app_sessions):
+        service.cache_clear()
 
 
-def tracker(text="", intent="describe_problem", entities=(), slots=None, events=None) -> Tracker:
+def tracker(text="", intent="describe_problem", entities=(), slots=None, events=None, sender="conv-1") -> Tracker:
     slots = {"language": "en", **(slots or {})}
     message = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": list(entities)}
     return Tracker(
-        "conv-1",
+        sender,
         slots,
         message,
         events or [{"event": "user", "text": text, "parse_data": message}],
@@ -284,3 +292,86 @@ def test_no_outside_a_guide_that_describes_a_problem_is_searched():
     )
     assert slot(events, "problem_text") == "mein WLAN am Laptop geht nicht"
     assert messages and "Wobei kann ich helfen" not in messages[0]["text"]
+
+
+# -- guide runs: what the actions record for the per-article health and the support metrics ------------------
+def new_sender() -> str:
+    return f"conv-{uuid.uuid4().hex}"
+
+
+def runs_of(sender: str) -> list:
+    return services.guide_runs().of_conversation(sender)
+
+
+CHARGING_DE = "Mein Handy lädt nicht mehr, wenn ich es einstecke"
+
+
+def test_a_guide_run_is_recorded_from_its_first_step_to_solved_and_rated():
+    sender = new_sender()
+    run(ActionFindArticle(), tracker(CHARGING_DE, slots={"language": "de"}, sender=sender))
+    [started] = runs_of(sender)
+    assert (started.article_id, started.language, started.category) == ("phone-not-charging", "de", "phone")
+    assert (started.outcome, started.last_step, started.solved_at_step) == ("open", 1, None)
+    assert started.steps_total == len(services.knowledge_base().article("phone-not-charging", "de").steps)
+
+    guide = {**GUIDE, "language": "de"}
+    _, messages = run(ActionStepFeedback(), tracker("nein", intent="deny", slots=guide, sender=sender))
+    assert messages[0]["custom"]["step"] == 2 and runs_of(sender)[0].last_step == 2
+    events, _ = run(ActionStepFeedback(), tracker("ja", intent="affirm", slots={**guide, "step": 2.0}, sender=sender))
+    assert slot(events, "awaiting") == "rating"
+    [solved] = runs_of(sender)
+    assert (solved.outcome, solved.solved_at_step, solved.handoff_after_step) == ("solved", 2, None)
+    assert solved.ended_at is not None
+
+    rate = tracker("/rate", intent="rate", entities=[{"entity": "rating", "value": "4"}], sender=sender)
+    events, _ = run(ActionRate(), rate)
+    assert slot(events, "rating") == "4" and runs_of(sender)[0].rating == 4
+
+
+def test_describing_the_same_problem_again_continues_the_open_run():
+    sender = new_sender()
+    run(ActionFindArticle(), tracker("my phone does not charge when I plug it in", sender=sender))
+    run(ActionFindArticle(), tracker("my phone won't charge at all when plugged in", sender=sender))
+    assert [r.article_id for r in runs_of(sender)] == ["phone-not-charging"]
+
+
+def test_a_guide_that_runs_out_of_steps_records_the_handoff_after_the_last_step():
+    sender = new_sender()
+    run(ActionFindArticle(), tracker("phone won't charge", sender=sender))
+    slots, tried = dict(GUIDE), []
+    for _ in range(10):
+        t = tracker("didn't help", intent="deny", slots={**slots, "steps_tried": tried}, sender=sender)
+        events, messages = run(ActionStepFeedback(), t)
+        tried = slot(events, "steps_tried")
+        if slot(events, "handed_off"):
+            break
+        slots["step"] = slot(events, "step")
+    last = handoff_of(messages)["steps_tried"][-1]["step"]
+    [ended] = runs_of(sender)
+    assert (ended.outcome, ended.handoff_reason, ended.handoff_after_step) == ("handoff", "steps_exhausted", last)
+    assert ended.last_step == last and ended.solved_at_step is None
+
+
+def test_asking_for_a_person_mid_guide_records_the_step_the_customer_was_on():
+    sender = new_sender()
+    run(ActionFindArticle(), tracker("phone won't charge", sender=sender))
+    run(ActionStepFeedback(), tracker("no", intent="deny", slots=GUIDE, sender=sender))
+    _, messages = run(
+        ActionHandoff(), tracker("a human please", intent="request_human", slots={**GUIDE, "step": 2.0}, sender=sender)
+    )
+    assert handoff_of(messages)["reason"] == "customer_request"
+    [ended] = runs_of(sender)
+    assert (ended.outcome, ended.handoff_reason, ended.handoff_after_step) == ("handoff", "customer_request", 2)
+
+
+def test_a_safety_handoff_starts_no_guide_run():
+    sender = new_sender()
+    _, messages = run(ActionFindArticle(), tracker("my laptop battery is swollen and bulging", sender=sender))
+    assert handoff_of(messages)["reason"] == "safety" and runs_of(sender) == []
+
+
+def test_the_customer_gets_the_same_answer_when_runs_cannot_be_recorded(monkeypatch, tmp_path):
+    broken = GuideRuns(make_session_factory(make_engine(f"sqlite:///{tmp_path / 'no-tables.db'}")))
+    monkeypatch.setattr(recording, "guide_runs", lambda: broken)
+    events, messages = run(ActionFindArticle(), tracker(CHARGING_DE, slots={"language": "de"}, sender=new_sender()))
+    assert slot(events, "article_id") == "phone-not-charging" and messages[-1]["custom"]["step"] == 1
