@@ -11,6 +11,7 @@ from sqlalchemy import select
 from bot.db import make_engine, make_session_factory
 from bot.kb.service import KnowledgeBase
 from bot.settings import Settings
+from handoff import retraining
 from handoff.availability import parse_opening_hours
 from handoff.db import make_async_engine, make_sessions
 from handoff.events import Events
@@ -85,6 +86,7 @@ async def _resources(app: web.Application):
         hours=parse_opening_hours(settings.opening_hours, settings.hub_timezone),
         knowledge_base=KnowledgeBase(kb_sessions),
         kb_sessions=kb_sessions,
+        retrainer=retraining.make_retrainer(settings),
     )
     app[HUB] = hub
     await _resume_grace_periods(hub)
@@ -93,6 +95,7 @@ async def _resources(app: web.Application):
     finally:
         for task in list(hub.grace_tasks.values()):
             task.cancel()
+        await hub.retrainer.close()
         await rasa.close()
         await engine.dispose()
         kb_engine.dispose()

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import sessionmaker
 
 from bot.kb.service import KnowledgeBase
+from bot.retrain import Retrainer
 from bot.settings import Settings
 from handoff.availability import OpeningHours
 from handoff.errors import RateLimited
@@ -33,6 +34,7 @@ class Hub:
     knowledge_base: KnowledgeBase
     kb_sessions: sessionmaker | None = None  # synchronous sessions for imports of approved articles (in threads)
     content_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one writer of data/ files at a time
+    retrainer: Retrainer | None = None  # background retrains after editors change training data
     limiter: MovingWindowRateLimiter = field(default_factory=lambda: MovingWindowRateLimiter(MemoryStorage()))
     grace_tasks: dict[int, asyncio.Task] = field(default_factory=dict)
     _locks: weakref.WeakValueDictionary = field(default_factory=weakref.WeakValueDictionary)

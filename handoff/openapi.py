@@ -242,6 +242,7 @@ ERRORS = {
     "429": "rate limited (Retry-After)",
 }
 
+RETRAIN = {"type": "object", "description": "RetrainState, see docs/hub-api.md"}
 DRAFT = {"type": "object", "description": "Draft (kind article|step, status, content, missing), see docs/hub-api.md"}
 OPERATIONS.extend(
     [
@@ -293,6 +294,16 @@ OPERATIONS.extend(
             {"type": "object"},
             AGENT,
         ),
+        (
+            "get",
+            "/api/v1/editor/retrain",
+            "State of the background retrain (idle, running with stage and percent, done, failed)",
+            None,
+            200,
+            RETRAIN,
+            AGENT,
+        ),
+        ("post", "/api/v1/editor/retrain", "Start a retrain on the current files", None, 202, RETRAIN, AGENT),
         (
             "get",
             "/api/v1/editor/intents",

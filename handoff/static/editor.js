@@ -123,7 +123,7 @@ async function boot() {
   $("bulk-dismiss").addEventListener("click", () => labelSelected(null));
   state.intents = (await api("GET", "/editor/intents")).intents;
   $("bulk-intent").replaceChildren(...state.intents.map((i) => el("option", { value: i }, i)));
-  await Promise.all([loadDrafts(), loadMessages(), loadRetrain()]);
+  await Promise.all([loadDrafts(), loadMessages(), loadRetrain(), loadAttention()]);
   const wanted = new URLSearchParams(location.search).get("draft");
   if (wanted) openDraft(Number(wanted));
 }
@@ -564,6 +564,27 @@ async function labelSelected(intent) {
   } catch (error) {
     report(error);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Articles whose guides stopped working (per-article health flags, last 30 days)
+
+async function loadAttention() {
+  let report;
+  try {
+    report = await api("GET", "/agent/articles/health");
+  } catch {
+    return;
+  }
+  const flagged = report.articles.filter((a) => a.flags.length > 0);
+  $("attention-count").textContent = flagged.length;
+  $("attention-empty").hidden = flagged.length > 0;
+  $("attention-list").replaceChildren(
+    ...flagged.map((a) =>
+      el("li", { class: "attention-item", "data-testid": "attention-item" },
+        el("span", { class: "ticket-summary ticket-summary--strong" }, a.title),
+        a.flags.map((f) => el("span", { class: "ticket-reason attention-flag" }, f.message)))),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -92,3 +92,20 @@ async def intents(request: web.Request) -> web.Response:
     drafts.require_editor(agent)
     hub = request.app[HUB]
     return web.json_response({"intents": await hub.in_thread(inbox.known_intents, hub)})
+
+
+@routes.get("/api/v1/editor/retrain")
+async def retrain_status(request: web.Request) -> web.Response:
+    drafts.require_editor(await current_agent(request))
+    hub = request.app[HUB]
+    status = retraining.describe(hub.retrainer.status if hub.retrainer else None)
+    status["auto"] = hub.settings.auto_retrain
+    return web.json_response(status)
+
+
+@routes.post("/api/v1/editor/retrain")
+async def retrain_now(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    drafts.require_editor(agent)
+    hub = request.app[HUB]
+    return web.json_response(retraining.describe(hub.retrainer.request(f"started by {agent.username}")), status=202)

@@ -246,3 +246,11 @@ async def test_misunderstood_messages_are_labelled_in_bulk_into_the_nlu_files(cl
     dismissed = await editor_call(client, editor, "POST", "/inbox/label", {"ids": [ids["what's the weather"]]})
     assert dismissed["dismissed"] == 1
     assert (await editor_call(client, editor, "GET", "/inbox"))["open"] == 0
+
+
+async def test_editors_see_the_retrain_state(client):
+    agent = await new_agent(client, "anna")
+    editor = await new_agent(client, "erik", role="editor", online=False)
+    state = await editor_call(client, editor, "GET", "/retrain")
+    assert state == {"state": "idle", "auto": False}
+    await editor_call(client, agent, "GET", "/retrain", expect=403)
