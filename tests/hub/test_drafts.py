@@ -254,3 +254,17 @@ async def test_editors_see_the_retrain_state(client):
     state = await editor_call(client, editor, "GET", "/retrain")
     assert state == {"state": "idle", "auto": False}
     await editor_call(client, agent, "GET", "/retrain", expect=403)
+
+
+async def test_the_weak_turns_of_a_handed_off_conversation_join_the_inbox_once(client):
+    from handoff.inbox import add_from_context
+
+    hub = client.app[HUB]
+    context = {"turns": [*TURNS, {"text": "/rate", "intent": "rate", "confidence": 0.1}]}
+    async with hub.sessions() as session, session.begin():
+        assert await add_from_context(session, "conv-1", "en", context) == 1  # only the fallback turn
+    async with hub.sessions() as session, session.begin():
+        assert await add_from_context(session, "conv-1", "en", context) == 0
+    editor = await new_agent(client, "erik", role="editor", online=False)
+    [item] = (await editor_call(client, editor, "GET", "/inbox"))["items"]
+    assert (item["text"], item["suggested_intent"], item["source"]) == (TURNS[1]["text"], "describe_problem", "handoff")
