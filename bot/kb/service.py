@@ -53,7 +53,7 @@ class ArticleView:
 class KnowledgeBase:
     """Search and article lookup over the app database; safe to share between threads."""
 
-    def __init__(self, sessions: sessionmaker, revision_check_interval: float = 2.0):
+    def __init__(self, sessions: sessionmaker, revision_check_interval: float = 0.5):
         self._sessions = sessions
         self._index: SearchIndex | None = None
         self._lock = threading.Lock()
