@@ -140,6 +140,52 @@ def train(force: Annotated[bool, typer.Option(help="Retrain even if the data did
 
 
 @app.command()
+def retrain(
+    force: Annotated[bool, typer.Option(help="Retrain even if the server runs the model for the data.")] = False,
+    finetune: Annotated[
+        bool, typer.Option(help="Fine-tune the running model when the NLU data changed (off: from scratch).")
+    ] = True,
+) -> None:
+    """Validate, retrain, test and swap the running Rasa server's model; the old model keeps running unless the
+    new one passes the test stories (bot/retrain.py)."""
+    import asyncio
+
+    from rich.progress import BarColumn
+
+    from bot.retrain import RetrainJob, RetrainStatus
+
+    settings = get_settings()
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"))
+    with Progress(*columns, TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("starting", total=100)
+        stages: list[str] = []
+
+        def show(status: RetrainStatus) -> None:
+            if not stages or stages[-1] != status.stage:
+                stages.append(status.stage)
+                bar.console.print(f"[bold cyan]▸[/] {status.stage}: {status.message}")
+            bar.update(task, completed=status.percent, description=f"{status.stage}: {status.message}"[:70])
+
+        job = RetrainJob(
+            settings,
+            stories_dir=getattr(settings, "test_stories_dir", None),
+            reason="python -m bot retrain",
+            finetune=finetune,
+            force=force,
+            on_progress=show,
+        )
+        result = asyncio.run(job.run())
+    for stage, seconds in result.stage_seconds.items():
+        console.print(f"  {stage:<11} {seconds:6.1f} s")
+    if result.stage != "done":
+        console.print("\n".join(result.output_tail), markup=False, highlight=False)
+        console.print(f"[red]✗[/] {result.message}; the Rasa server keeps {result.previous_model}")
+        raise typer.Exit(1)
+    mode = f", {result.training_mode}" if result.training_mode else ""
+    console.print(f"[green]✓[/] {result.message} (in {result.elapsed_s:.0f} s{mode})")
+
+
+@app.command()
 def install() -> None:
     """Install the Rasa environment, migrate the database, import the knowledge base, train the model."""
     from bot.runtime import ensure_rasa_env
@@ -296,3 +342,14 @@ def bench(
     from bot.evaluation.benchmark import run as run_benchmark
 
     run_benchmark(output, console=console, train=train, keepalive=keepalive)
+
+
+@app.command("bench-retrain")
+def bench_retrain(
+    output: Path = Path("BENCHMARKS.md"),
+    quality: Annotated[bool, typer.Option(help="Also measure the new models' held-out intent F1.")] = True,
+) -> None:
+    """Benchmark the knowledge loop: time from a one-example change to the retrained model serving."""
+    from bot.evaluation.retrain_benchmark import run as run_benchmark
+
+    run_benchmark(output, console=console, quality=quality)
