@@ -179,7 +179,8 @@ def retrain(
         console.print(f"  {stage:<11} {seconds:6.1f} s")
     if result.stage != "done":
         console.print("\n".join(result.output_tail), markup=False, highlight=False)
-        console.print(f"[red]✗[/] {result.message}; the Rasa server keeps {result.previous_model}")
+        kept = f"; the Rasa server keeps {result.previous_model}" if result.previous_model else ""
+        console.print(f"[red]✗[/] {result.message}{kept}")
         raise typer.Exit(1)
     mode = f", {result.training_mode}" if result.training_mode else ""
     console.print(f"[green]✓[/] {result.message} (in {result.elapsed_s:.0f} s{mode})")
