@@ -189,6 +189,8 @@ def start_action_server(settings: Settings, log_file: Path | None = None) -> sub
         PYTHONPATH=str(PROJECT_DIR),
         DATABASE_URL=settings.database_url,
         SEARCH_MIN_SCORE=str(settings.search_min_score),
+        # the embedding model's OpenMP threads sleep between searches instead of spinning for the next one
+        OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
     )
     out = open(log_file, "ab") if log_file else None  # noqa: SIM115 - handed to the child process
     return subprocess.Popen(
