@@ -48,11 +48,16 @@ async def current_agent(request: web.Request) -> Agent:
     return (await signed_in(request))[0]
 
 
-def _ticket_id(request: web.Request) -> int:
-    raw = request.match_info["ticket_id"]
+def path_id(request: web.Request, what: str) -> int:
+    """The numeric `{<what>_id}` of the URL; a clear 400 otherwise."""
+    raw = request.match_info[f"{what}_id"]
     if not raw.isdigit():
-        raise Invalid("The ticket id must be a number.", "invalid_ticket_id")
+        raise Invalid(f"The {what} id must be a number.", f"invalid_{what}_id")
     return int(raw)
+
+
+def _ticket_id(request: web.Request) -> int:
+    return path_id(request, "ticket")
 
 
 @routes.post("/api/v1/agent/session")

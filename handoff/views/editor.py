@@ -12,17 +12,14 @@ from handoff.errors import Invalid
 from handoff.keys import HUB
 from handoff.middleware import json_body
 from handoff.schemas import Convert, DraftEdit, Label, Reject, parse
-from handoff.views.agent import current_agent
+from handoff.views.agent import current_agent, path_id
 
 routes = web.RouteTableDef()
 STATUSES = ("pending", "approved", "rejected")
 
 
 def _draft_id(request: web.Request) -> int:
-    raw = request.match_info["draft_id"]
-    if not raw.isdigit():
-        raise Invalid("The draft id must be a number.", "invalid_draft_id")
-    return int(raw)
+    return path_id(request, "draft")
 
 
 @routes.get("/api/v1/editor/drafts")
