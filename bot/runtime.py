@@ -152,7 +152,11 @@ def train(settings: Settings, force: bool = False, log: Log = print) -> tuple[Pa
 def write_endpoints(settings: Settings) -> Path:
     """Write var/endpoints-<port>.yml: action server, tracker store (SQLite or PostgreSQL), lock store."""
     tracker_url = make_url(settings.tracker_store_url)
-    tracker: dict = {"type": "SQL", "dialect": tracker_url.get_backend_name()}
+    tracker: dict = {
+        "type": "bot.rasa_server.CachedSQLTrackerStore",  # Rasa's SQL store plus a cache (bot/rasa_server.py)
+        "dialect": tracker_url.get_backend_name(),
+        "cache_size": settings.tracker_cache,
+    }
     if tracker["dialect"] == "sqlite":
         tracker["db"] = tracker_url.database
         Path(tracker_url.database).parent.mkdir(parents=True, exist_ok=True)

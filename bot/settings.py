@@ -26,6 +26,11 @@ class Settings(BaseSettings):
         default=f"sqlite:///{VAR_DIR / 'tracker.db'}",
         description="Rasa tracker store (conversation state). SQLite by default, postgresql://... in production.",
     )
+    tracker_cache: int = Field(
+        default=1000,
+        ge=0,
+        description="Conversations whose tracker the Rasa server keeps in memory between turns (0: none).",
+    )
     rasa_host: str = "127.0.0.1"
     rasa_port: int = 5005
     action_host: str = "127.0.0.1"

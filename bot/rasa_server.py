@@ -1,0 +1,136 @@
+"""What the Rasa server loads from this project at start (through `endpoints.yml`), for speed.
+
+Imported only by the Rasa server's own Python 3.10 environment, never by the main one.
+
+1. `CachedSQLTrackerStore`: Rasa's SQL tracker store rebuilds a conversation's tracker from all its events
+   before every message (a query plus a replay) and counts the stored events again before every save
+   (another query). This store keeps each conversation's tracker in memory between its turns and checks with
+   one indexed query (the newest event id) that nobody else wrote to it meanwhile. Every event is still
+   written to SQL before the reply leaves, so a restart loses nothing.
+2. Rasa 3.6 checks each action-server response with `jsonschema.validate`, which first checks the *schema*
+   against the JSON-Schema meta-schema: ~20 ms per custom action call with jsonschema 4.17, about half of
+   all the Rasa server's work per message. `install_fast_action_validation` compiles the (constant) schema
+   once; responses are validated exactly as before and errors read the same.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.trackers import DialogueStateTracker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Cached:
+    tracker: DialogueStateTracker
+    stored: int  # how many of tracker.events are in the database
+    last_id: int | None  # id of the conversation's newest event row when we last read or wrote it
+
+
+class CachedSQLTrackerStore(SQLTrackerStore):
+    """Rasa's SQL tracker store with the latest tracker of up to `cache_size` conversations kept in memory.
+
+    A tracker handed out by `retrieve` leaves the cache (the processor changes it while it handles the
+    message) and comes back on `save`. Whatever is not the object we handed out (a tracker built elsewhere,
+    a second handler of the same conversation) is saved Rasa's own way and not cached, so the database
+    always stays the truth; a tracker that was never saved (the message failed) is read from it again.
+    """
+
+    def __init__(self, *args: Any, cache_size: int = 1000, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cache_size = int(cache_size)
+        self._cache: OrderedDict[str, _Cached] = OrderedDict()
+        self._lent: dict[str, _Cached] = {}
+
+    @property
+    def _caching(self) -> bool:
+        # an event broker makes Rasa's save retrieve the stored tracker to diff against: keep Rasa's way then
+        return self.cache_size > 0 and self.event_broker is None
+
+    def _last_event_id(self, session: Any, sender_id: str) -> int | None:
+        return session.query(sa.func.max(self.SQLEvent.id)).filter(self.SQLEvent.sender_id == sender_id).scalar()
+
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        if not self._caching:
+            return await super().retrieve(sender_id)
+        cached = self._cache.pop(sender_id, None)
+        with self.session_scope() as session:
+            last_id = self._last_event_id(session, sender_id)
+        if cached is not None and cached.last_id == last_id and last_id is not None:
+            self._lent[sender_id] = cached
+            return cached.tracker
+        tracker = await super().retrieve(sender_id)
+        if tracker is not None and tracker.events.maxlen is None:
+            self._lent[sender_id] = _Cached(tracker, len(tracker.events), last_id)
+        return tracker
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        sender_id = tracker.sender_id
+        lent = self._lent.pop(sender_id, None) if self._caching else None
+        if lent is None or lent.tracker is not tracker:
+            self._cache.pop(sender_id, None)
+            await super().save(tracker)
+            if self._caching and tracker.events.maxlen is None:
+                # e.g. a new conversation (Rasa saves it, then goes on with the same object): ours from now on
+                with self.session_scope() as session:
+                    last_id = self._last_event_id(session, sender_id)
+                self._lent[sender_id] = _Cached(tracker, len(tracker.events), last_id)
+            return
+        new_events = list(itertools.islice(tracker.events, lent.stored, None))
+        last_id = lent.last_id
+        with self.session_scope() as session:
+            rows = [self._row(sender_id, event) for event in new_events]
+            session.add_all(rows)
+            session.flush()
+            if rows:
+                last_id = rows[-1].id
+            session.commit()
+        self._cache[sender_id] = _Cached(tracker, len(tracker.events), last_id)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+    def _row(self, sender_id: str, event: Any) -> Any:
+        """The same row as Rasa's SQLTrackerStore.save writes."""
+        data = event.as_dict()
+        return self.SQLEvent(
+            sender_id=sender_id,
+            type_name=event.type_name,
+            timestamp=data.get("timestamp"),
+            intent_name=data.get("parse_data", {}).get("intent", {}).get("name"),
+            action_name=data.get("name"),
+            data=json.dumps(data),
+        )
+
+
+def install_fast_action_validation() -> None:
+    """Validate action-server responses against a compiled schema (same checks, same error text)."""
+    from jsonschema import validators
+    from jsonschema.exceptions import best_match
+    from rasa.core.actions.action import RemoteAction
+
+    if getattr(RemoteAction._validate_action_result, "compiled_schema", False):
+        return
+    original = RemoteAction._validate_action_result
+    schema = RemoteAction.action_response_format_spec()
+    validator = validators.validator_for(schema)(schema)
+
+    def _validate_action_result(self: RemoteAction, result: dict) -> bool:
+        error = best_match(validator.iter_errors(result))
+        if error is None:
+            return True
+        return original(self, result)  # Rasa's own path raises with its message
+
+    _validate_action_result.compiled_schema = True  # type: ignore[attr-defined]
+    RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+
+
+install_fast_action_validation()

@@ -1,0 +1,35 @@
+"""bot/rasa_server.py (loaded by the Rasa server) in Rasa's own environment, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from bot import runtime
+from bot.settings import PROJECT_DIR
+from tests.conftest import postgres_database
+
+SCRIPT = PROJECT_DIR / "tests" / "rasa_env" / "check_rasa_server.py"
+
+
+def _check(url: str) -> None:
+    result = subprocess.run(
+        [str(runtime.RASA_VENV / "bin" / "python"), str(SCRIPT), url],
+        cwd=PROJECT_DIR,
+        env=runtime.rasa_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
+
+
+def test_cached_tracker_store_on_sqlite(tmp_path):
+    _check(f"sqlite:///{tmp_path / 'tracker.db'}")
+
+
+@pytest.mark.postgres
+def test_cached_tracker_store_on_postgresql():
+    for url in postgres_database():
+        _check(url)
