@@ -11,6 +11,10 @@ Imported only by the Rasa server's own Python 3.10 environment, never by the mai
    against the JSON-Schema meta-schema: ~20 ms per custom action call with jsonschema 4.17, about half of
    all the Rasa server's work per message. `install_fast_action_validation` compiles the (constant) schema
    once; responses are validated exactly as before and errors read the same.
+3. Rasa 3.6 runs the whole NLU graph (featurizers, DIET, ...) on button payloads such as `/affirm` and then
+   throws its result away: the last node, RegexMessageHandler, replaces it with the intent and entities
+   written in the payload. `install_payload_shortcut` produces that same result without the graph (as
+   Rasa 3.0 and 3.1 did); free text still goes through the graph.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class _Cached:
-    tracker: DialogueStateTracker
+    tracker: DialogueStateTracker | None  # None: lent for a conversation the database does not have yet
     stored: int  # how many of tracker.events are in the database
     last_id: int | None  # id of the conversation's newest event row when we last read or wrote it
 
@@ -47,9 +51,30 @@ class CachedSQLTrackerStore(SQLTrackerStore):
 
     def __init__(self, *args: Any, cache_size: int = 1000, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if self.engine.dialect.name == "sqlite":
+            self._keep_sqlite_connections()
         self.cache_size = int(cache_size)
         self._cache: OrderedDict[str, _Cached] = OrderedDict()
         self._lent: dict[str, _Cached] = {}
+
+    def _keep_sqlite_connections(self) -> None:
+        """SQLAlchemy 1.4 opens an SQLite file anew for every session (NullPool): keep connections open instead,
+        with write-ahead logging (like the hub's database: nothing is lost when a process dies)."""
+        url = self.engine.url
+        self.engine.dispose()
+        engine = sa.create_engine(
+            url, poolclass=sa.pool.QueuePool, pool_size=2, max_overflow=8, connect_args={"check_same_thread": False}
+        )
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        self.engine = engine
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=engine)
 
     @property
     def _caching(self) -> bool:
@@ -57,7 +82,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         return self.cache_size > 0 and self.event_broker is None
 
     def _last_event_id(self, session: Any, sender_id: str) -> int | None:
-        return session.query(sa.func.max(self.SQLEvent.id)).filter(self.SQLEvent.sender_id == sender_id).scalar()
+        query = f"SELECT max(id) FROM {self.SQLEvent.__tablename__} WHERE sender_id = :sender"  # noqa: S608 - constant
+        return session.execute(sa.text(query), {"sender": sender_id}).scalar()
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         if not self._caching:
@@ -66,24 +92,34 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         with self.session_scope() as session:
             last_id = self._last_event_id(session, sender_id)
         if cached is not None and cached.last_id == last_id and last_id is not None:
-            self._lent[sender_id] = cached
+            self._lend(sender_id, cached)
             return cached.tracker
+        if last_id is None:  # a new conversation: Rasa creates its tracker and saves it
+            self._lend(sender_id, _Cached(None, 0, None))
+            return None
         tracker = await super().retrieve(sender_id)
         if tracker is not None and tracker.events.maxlen is None:
-            self._lent[sender_id] = _Cached(tracker, len(tracker.events), last_id)
+            self._lend(sender_id, _Cached(tracker, len(tracker.events), last_id))
         return tracker
+
+    def _lend(self, sender_id: str, entry: _Cached) -> None:
+        self._lent[sender_id] = entry
+        if len(self._lent) > max(self.cache_size, 100):  # never saved (failed messages): forget the oldest
+            self._lent.pop(next(iter(self._lent)))
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         sender_id = tracker.sender_id
         lent = self._lent.pop(sender_id, None) if self._caching else None
-        if lent is None or lent.tracker is not tracker:
+        new_conversation = lent is not None and lent.tracker is None
+        ours = lent is not None and (lent.tracker is tracker or new_conversation) and tracker.events.maxlen is None
+        if not ours:
             self._cache.pop(sender_id, None)
             await super().save(tracker)
             if self._caching and tracker.events.maxlen is None:
-                # e.g. a new conversation (Rasa saves it, then goes on with the same object): ours from now on
+                # e.g. a tracker built from posted events: ours from now on
                 with self.session_scope() as session:
                     last_id = self._last_event_id(session, sender_id)
-                self._lent[sender_id] = _Cached(tracker, len(tracker.events), last_id)
+                self._lend(sender_id, _Cached(tracker, len(tracker.events), last_id))
             return
         new_events = list(itertools.islice(tracker.events, lent.stored, None))
         last_id = lent.last_id
@@ -94,7 +130,11 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             if rows:
                 last_id = rows[-1].id
             session.commit()
-        self._cache[sender_id] = _Cached(tracker, len(tracker.events), last_id)
+        saved = _Cached(tracker, len(tracker.events), last_id)
+        if new_conversation:  # Rasa goes on with the object it just saved: it stays lent
+            self._lend(sender_id, saved)
+            return
+        self._cache[sender_id] = saved
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
 
@@ -133,4 +173,36 @@ def install_fast_action_validation() -> None:
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
 
 
+def install_payload_shortcut() -> None:
+    """Parse `/intent{...}` payloads of known intents the way the graph's RegexMessageHandler does, directly."""
+    from rasa.core.processor import MessageProcessor
+    from rasa.nlu.classifiers.regex_message_handler import RegexMessageHandler
+    from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
+    from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+    from rasa.shared.nlu.training_data.message import Message
+
+    if getattr(MessageProcessor._parse_message_with_graph, "payload_shortcut", False):
+        return
+    original = MessageProcessor._parse_message_with_graph
+
+    def _parse_message_with_graph(
+        self: MessageProcessor, message: Any, tracker: DialogueStateTracker, only_output_properties: bool = True
+    ) -> dict:
+        text = (message.text or "").strip()
+        if text.startswith("/"):
+            unpacked = YAMLStoryReader.unpack_regex_message(
+                Message({TEXT: text}), self.domain, entity_extractor_name=RegexMessageHandler.__name__
+            )
+            if unpacked.get(INTENT) is not None:  # a known intent: exactly what the graph's last node returns
+                parse_data = {TEXT: "", INTENT: {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0}, ENTITIES: []}
+                parse_data.update(unpacked.as_dict(only_output_properties=only_output_properties))
+                return parse_data
+        return original(self, message, tracker, only_output_properties)
+
+    _parse_message_with_graph.payload_shortcut = True  # type: ignore[attr-defined]
+    _parse_message_with_graph.graph = original  # type: ignore[attr-defined]
+    MessageProcessor._parse_message_with_graph = _parse_message_with_graph  # type: ignore[method-assign]
+
+
 install_fast_action_validation()
+install_payload_shortcut()

@@ -7,15 +7,15 @@ import subprocess
 import pytest
 
 from bot import runtime
-from bot.settings import PROJECT_DIR
+from bot.settings import PROJECT_DIR, Settings
 from tests.conftest import postgres_database
 
 SCRIPT = PROJECT_DIR / "tests" / "rasa_env" / "check_rasa_server.py"
 
 
-def _check(url: str) -> None:
+def _check(*args: str) -> None:
     result = subprocess.run(
-        [str(runtime.RASA_VENV / "bin" / "python"), str(SCRIPT), url],
+        [str(runtime.RASA_VENV / "bin" / "python"), str(SCRIPT), *args],
         cwd=PROJECT_DIR,
         env=runtime.rasa_env(),
         capture_output=True,
@@ -33,3 +33,10 @@ def test_cached_tracker_store_on_sqlite(tmp_path):
 def test_cached_tracker_store_on_postgresql():
     for url in postgres_database():
         _check(url)
+
+
+def test_button_payloads_skip_the_nlu_graph_with_the_same_result():
+    model = runtime.model_path(Settings())
+    if not model.exists():
+        pytest.fail(f"no trained model {model.name}: run `python -m bot train` (the test command does)")
+    _check("--model", str(model))

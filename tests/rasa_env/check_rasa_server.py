@@ -1,4 +1,5 @@
-"""Run by tests/e2e/test_rasa_server.py in the Rasa server's environment: `python check_rasa_server.py <url>`.
+"""Run by tests/e2e/test_rasa_server.py in the Rasa server's environment: `python check_rasa_server.py <url>`,
+or `python check_rasa_server.py --model <model.tar.gz>` for the payload shortcut against the real NLU graph.
 
 Exercises bot.rasa_server against a real database (SQLite file or PostgreSQL) the way Rasa's processor uses
 a tracker store, with two store instances standing for two Rasa workers. Exits non-zero on the first failure.
@@ -10,6 +11,7 @@ import sys
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.engine import make_url
 
 from bot.rasa_server import CachedSQLTrackerStore
@@ -103,5 +105,39 @@ async def main(url: str) -> None:
     print("ok")
 
 
+def payloads(model: str) -> None:
+    """The shortcut gives exactly what the model's whole NLU graph gives for payloads, and leaves text alone."""
+    from rasa.core.agent import Agent
+    from rasa.core.channels import UserMessage
+    from rasa.core.processor import MessageProcessor
+
+    processor = Agent.load(model).processor
+    graph = MessageProcessor._parse_message_with_graph.graph
+    tracker = DialogueStateTracker.from_events("payloads", [])
+    shortcut = 0
+    for text in [
+        "/affirm",
+        "/deny",
+        '/rate{"rating": "5"}',
+        "/request_human",
+        "/greet",
+        " /deny ",
+        "/no_such_intent",
+        "/affirm{broken",
+        "hello there",
+        "mein Handy lädt nicht",
+    ]:
+        message = UserMessage(text, sender_id="payloads")
+        fast = processor._parse_message_with_graph(message, tracker)
+        slow = graph(processor, message, tracker)
+        assert fast == slow, f"{text!r}: shortcut {fast} != graph {slow}"
+        shortcut += fast["intent"].get("name") is not None and text.strip().startswith("/")
+    assert shortcut >= 5, shortcut
+    print("ok")
+
+
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1]))
+    if sys.argv[1] == "--model":
+        payloads(sys.argv[2])
+    else:
+        asyncio.run(main(sys.argv[1]))
