@@ -10,7 +10,8 @@ Imported only by the Rasa server's own Python 3.10 environment, never by the mai
 2. Rasa 3.6 checks each action-server response with `jsonschema.validate`, which first checks the *schema*
    against the JSON-Schema meta-schema: ~20 ms per custom action call with jsonschema 4.17, about half of
    all the Rasa server's work per message. `install_fast_action_validation` compiles the (constant) schema
-   once; responses are validated exactly as before and errors read the same.
+   once and checks each event only against the alternative its type names (`ActionResponseValidator`); the
+   verdicts are the same as before, and errors read the same.
 3. Rasa 3.6 runs the whole NLU graph (featurizers, DIET, ...) on button payloads such as `/affirm` and then
    throws its result away: the last node, RegexMessageHandler, replaces it with the intent and entities
    written in the payload. `install_payload_shortcut` produces that same result without the graph (as
@@ -81,16 +82,17 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         # an event broker makes Rasa's save retrieve the stored tracker to diff against: keep Rasa's way then
         return self.cache_size > 0 and self.event_broker is None
 
-    def _last_event_id(self, session: Any, sender_id: str) -> int | None:
-        query = f"SELECT max(id) FROM {self.SQLEvent.__tablename__} WHERE sender_id = :sender"  # noqa: S608 - constant
-        return session.execute(sa.text(query), {"sender": sender_id}).scalar()
+    def _last_event_id(self, connection: Any, sender_id: str) -> int | None:
+        table = self.SQLEvent.__table__
+        query = sa.select(sa.func.max(table.c.id)).where(table.c.sender_id == sender_id)
+        return connection.execute(query).scalar()
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         if not self._caching:
             return await super().retrieve(sender_id)
         cached = self._cache.pop(sender_id, None)
-        with self.session_scope() as session:
-            last_id = self._last_event_id(session, sender_id)
+        with self.engine.connect() as connection:
+            last_id = self._last_event_id(connection, sender_id)
         if cached is not None and cached.last_id == last_id and last_id is not None:
             self._lend(sender_id, cached)
             return cached.tracker
@@ -117,19 +119,16 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             await super().save(tracker)
             if self._caching and tracker.events.maxlen is None:
                 # e.g. a tracker built from posted events: ours from now on
-                with self.session_scope() as session:
-                    last_id = self._last_event_id(session, sender_id)
+                with self.engine.connect() as connection:
+                    last_id = self._last_event_id(connection, sender_id)
                 self._lend(sender_id, _Cached(tracker, len(tracker.events), last_id))
             return
         new_events = list(itertools.islice(tracker.events, lent.stored, None))
         last_id = lent.last_id
-        with self.session_scope() as session:
-            rows = [self._row(sender_id, event) for event in new_events]
-            session.add_all(rows)
-            session.flush()
-            if rows:
-                last_id = rows[-1].id
-            session.commit()
+        insert = self.SQLEvent.__table__.insert()
+        with self.engine.begin() as connection:  # one transaction
+            for event in new_events:
+                last_id = connection.execute(insert, self._row(sender_id, event)).inserted_primary_key[0]
         saved = _Cached(tracker, len(tracker.events), last_id)
         if new_conversation:  # Rasa goes on with the object it just saved: it stays lent
             self._lend(sender_id, saved)
@@ -138,36 +137,70 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
 
-    def _row(self, sender_id: str, event: Any) -> Any:
+    @staticmethod
+    def _row(sender_id: str, event: Any) -> dict:
         """The same row as Rasa's SQLTrackerStore.save writes."""
         data = event.as_dict()
-        return self.SQLEvent(
-            sender_id=sender_id,
-            type_name=event.type_name,
-            timestamp=data.get("timestamp"),
-            intent_name=data.get("parse_data", {}).get("intent", {}).get("name"),
-            action_name=data.get("name"),
-            data=json.dumps(data),
-        )
+        return {
+            "sender_id": sender_id,
+            "type_name": event.type_name,
+            "timestamp": data.get("timestamp"),
+            "intent_name": data.get("parse_data", {}).get("intent", {}).get("name"),
+            "action_name": data.get("name"),
+            "data": json.dumps(data),
+        }
+
+
+class ActionResponseValidator:
+    """Rasa's action-response schema with the same verdicts, compiled once and checked event by event.
+
+    The schema says each event must match exactly one of ~25 alternatives (`oneOf`), one per event type,
+    each fixing `event` to its own constant: so an event is valid exactly when the alternative its `event`
+    names accepts it, and only that one is tried (the rest of the response is checked as before).
+    """
+
+    def __init__(self, schema: dict) -> None:
+        from jsonschema import validators
+
+        compile_ = validators.validator_for(schema)
+        self.full = compile_(schema)
+        self.by_event: dict[str, Any] | None = {}
+        item = schema["properties"]["events"]["items"]
+        base = {key: value for key, value in item.items() if key != "oneOf"}
+        for alternative in item.get("oneOf", []):
+            name = alternative.get("properties", {}).get("event", {}).get("const")
+            if not isinstance(name, str) or name in self.by_event:  # not the shape this relies on: check it all
+                self.by_event = None
+                break
+            self.by_event[name] = compile_({"allOf": [base, alternative]})
+        outer = {**schema, "properties": {**schema["properties"], "events": {"type": "array"}}}
+        self.outer = compile_(outer)
+
+    def is_valid(self, result: Any) -> bool:
+        if self.by_event is None:
+            return self.full.is_valid(result)
+        if not self.outer.is_valid(result):
+            return False
+        for event in result.get("events", []):
+            name = event.get("event") if isinstance(event, dict) else None
+            validator = self.by_event.get(name) if isinstance(name, str) else None
+            if validator is None or not validator.is_valid(event):
+                return False
+        return True
 
 
 def install_fast_action_validation() -> None:
-    """Validate action-server responses against a compiled schema (same checks, same error text)."""
-    from jsonschema import validators
-    from jsonschema.exceptions import best_match
+    """Validate action-server responses with `ActionResponseValidator`; invalid ones go through Rasa's own check,
+    which raises its usual error."""
     from rasa.core.actions.action import RemoteAction
 
     if getattr(RemoteAction._validate_action_result, "compiled_schema", False):
         return
     original = RemoteAction._validate_action_result
-    schema = RemoteAction.action_response_format_spec()
-    validator = validators.validator_for(schema)(schema)
+    validator = ActionResponseValidator(RemoteAction.action_response_format_spec())
 
     def _validate_action_result(self: RemoteAction, result: dict) -> bool:
-        error = best_match(validator.iter_errors(result))
-        if error is None:
-            return True
-        return original(self, result)  # Rasa's own path raises with its message
+        return True if validator.is_valid(result) else original(self, result)
 
     _validate_action_result.compiled_schema = True  # type: ignore[attr-defined]
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]

@@ -102,6 +102,43 @@ async def main(url: str) -> None:
         assert "Failed to validate Action server response" in str(exc), str(exc)
     else:
         raise AssertionError("an invalid action-server response was accepted")
+    # the event-by-event check gives the full schema's verdict
+    from bot.rasa_server import ActionResponseValidator
+
+    schema = RemoteAction.action_response_format_spec()
+    fast = ActionResponseValidator(schema)
+    assert fast.by_event, "the schema no longer has one alternative per event type"
+    user = {
+        "event": "user",
+        "text": "hi",
+        "parse_data": {
+            "intent": {"name": "greet", "confidence": 1.0},
+            "entities": [{"entity": "brand", "value": "Canon", "start": 0, "end": 5}],
+        },
+    }
+    samples = [
+        {},
+        {"events": [], "responses": []},
+        {"events": [user], "responses": [{"text": "hi", "buttons": []}]},
+        {"events": [{"event": "slot", "name": "x", "value": None}, {"event": "followup", "name": "a"}]},
+        {"events": [{"event": "slot", "name": "x"}]},
+        {"events": [{"event": "nope"}]},
+        {"events": [{"name": "x"}]},
+        {"events": [{"event": 3}]},
+        {"events": ["slot"]},
+        {"events": {"event": "slot"}},
+        {"responses": "x"},
+        {"responses": ["x"]},
+        [],
+        "x",
+        {"events": [{**user, "parse_data": {"entities": [{"entity": "b"}]}}]},
+        {"events": [{"event": "slot", "name": "x", "value": 1, "timestamp": "now"}]},
+        {"events": [{"event": "entities", "entities": [{"entity": "e", "value": 1, "start": "0"}]}]},
+        {"events": [{"event": "action", "name": "a", "hide_rule_turn": "no"}]},
+    ]
+    for sample in samples:
+        assert fast.is_valid(sample) == fast.full.is_valid(sample), sample
+    assert sum(fast.is_valid(sample) for sample in samples) == 4
     print("ok")
 
 
