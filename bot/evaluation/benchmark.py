@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import platform
+import random
 import shutil
 import statistics
 import subprocess
@@ -61,6 +62,19 @@ def _peak_rss_mb(pid: int) -> float:
     return total
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its direct children (Sanic workers) so far."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 async def _conversation(
     client: httpx.AsyncClient, url: str, messages: list[str], latencies: list[float], interval: float = 0.0
 ) -> None:
@@ -87,8 +101,11 @@ async def _load(
     queue: asyncio.Queue[list[str]] = asyncio.Queue()
     for i in range(conversations):
         queue.put_nowait(CONVERSATIONS[i % len(CONVERSATIONS)])
+    starts = random.Random(7)
 
     async def worker(client: httpx.AsyncClient) -> None:
+        # paced customers start at independent moments: messages arrive spread out, not in bursts of `concurrency`
+        await asyncio.sleep(starts.uniform(0, interval))
         while not queue.empty():
             await _conversation(client, url, queue.get_nowait(), latencies, interval)
 
@@ -166,7 +183,12 @@ def run(output: Path, console: Console | None = None, train: bool = True, keepal
         asyncio.run(_load(url, 4, 8, keepalive=keepalive))  # warm-up
         results["single"] = asyncio.run(_load(url, 1, 40, keepalive=keepalive))
         console.print(f"  1 conversation:   {results['single']}")
+        before = {name: _cpu_seconds(p.pid) for name, p in (("rasa", rasa), ("actions", actions))}
         results["concurrent"] = asyncio.run(_load(url, 20, 200, keepalive=keepalive))
+        results["cpu_ms"] = {
+            name: (_cpu_seconds(p.pid) - before[name]) / results["concurrent"]["messages"] * 1000
+            for name, p in (("rasa", rasa), ("actions", actions))
+        }
         console.print(f"  20 conversations, back to back: {results['concurrent']}")
         results["paced"] = asyncio.run(_load(url, 20, 200, rate=30.0, keepalive=keepalive))
         console.print(f"  20 conversations offering 30 msg/s: {results['paced']}")
@@ -208,7 +230,10 @@ def _write(output: Path, r: dict) -> None:
             "two or three step answers (free text and button payloads), rating; German and English mixed.",
             "Latency is per message, client-side, through Rasa's REST channel (SQLite tracker store).",
             "Back to back: each conversation sends its next message the moment the reply arrives (a stress test; with",
-            "20 such clients latency is 20 / throughput). Paced: the 20 conversations together offer 30 msg/s.",
+            "20 such clients latency is 20 / throughput). Paced: the 20 conversations together offer 30 msg/s; each",
+            "sends a message every 0.67 s and starts at a random moment within the first 0.67 s (seeded).",
+            f"CPU per message at 20 back to back: Rasa {r['cpu_ms']['rasa']:.1f} ms, action server "
+            f"{r['cpu_ms']['actions']:.1f} ms.",
             "",
             "| load | msg/s | p50 | p95 | messages |",
             "|---|---|---|---|---|",
