@@ -125,10 +125,10 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             return
         new_events = list(itertools.islice(tracker.events, lent.stored, None))
         last_id = lent.last_id
-        insert = self.SQLEvent.__table__.insert()
-        with self.engine.begin() as connection:  # one transaction
-            for event in new_events:
-                last_id = connection.execute(insert, self._row(sender_id, event)).inserted_primary_key[0]
+        if new_events:
+            with self.engine.begin() as connection:  # one transaction: the rows, then the newest id
+                connection.execute(self.SQLEvent.__table__.insert(), [self._row(sender_id, e) for e in new_events])
+                last_id = self._last_event_id(connection, sender_id)
         saved = _Cached(tracker, len(tracker.events), last_id)
         if new_conversation:  # Rasa goes on with the object it just saved: it stays lent
             self._lend(sender_id, saved)
