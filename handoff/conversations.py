@@ -9,6 +9,7 @@ import secrets
 import uuid
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.handoff_packet import summarize
@@ -94,16 +95,22 @@ async def post(
     """Store the customer's message, then route it to whoever owns the conversation; returns the replies
     (and, `with_state`, the conversation's state, queue place and agent, as the HTTP answer carries them)."""
     text = _checked_text(hub, text, payload)
-    async with hub.lock(conversation.id):
-        async with hub.sessions() as session, session.begin():
-            conversation = await session.get(Conversation, conversation.id)
-            if conversation.state == "closed":
-                raise Conflict("This conversation has ended. Start a new one to ask something else.", "closed")
-            stored = await _already_stored(session, conversation.id, client_id) if client_id else None
-            retried = stored is not None  # the same message again (a client's retry): it was stored already
-            if not retried:
+    conversation_id = conversation.id
+    async with hub.lock(conversation_id):
+        try:
+            async with hub.sessions() as session, session.begin():
+                conversation, ticket = await tickets.conversation_and_open_ticket(session, conversation_id)
+                if conversation.state == "closed":
+                    raise Conflict("This conversation has ended. Start a new one to ask something else.", "closed")
                 stored = await _store_customer_message(session, hub, conversation, text, payload, client_id)
-                ticket = None if conversation.state == "bot" else await tickets.open_ticket_of(session, conversation.id)
+            retried = False
+        except IntegrityError:  # the same client_id again (a client's retry): it was stored and answered already
+            if client_id is None:
+                raise
+            async with hub.sessions() as session:  # the rollback expired what the transaction had read
+                conversation = await session.get(Conversation, conversation_id)
+                stored = await tickets.stored_message(session, conversation_id, client_id)
+            retried = True
         if retried:
             replies = []
         else:
@@ -116,11 +123,6 @@ async def post(
     if conversation.state == "bot":  # the common case needs no further read
         return {**result, "state": "bot", "queue": None, "agent": None}
     return {**result, **_brief(await status(hub, conversation))}
-
-
-async def _already_stored(session: AsyncSession, conversation_id: str, client_id: str) -> Message | None:
-    query = select(Message).where(Message.conversation_id == conversation_id, Message.client_id == client_id)
-    return await session.scalar(query)
 
 
 async def _store_customer_message(

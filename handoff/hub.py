@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from limits import parse
 from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import sessionmaker
 
@@ -35,7 +35,11 @@ class Hub:
     kb_sessions: sessionmaker | None = None  # synchronous sessions for imports of approved articles (in threads)
     content_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one writer of data/ files at a time
     retrainer: Retrainer | None = None  # background retrains after editors change training data
-    limiter: MovingWindowRateLimiter = field(default_factory=lambda: MovingWindowRateLimiter(MemoryStorage()))
+    # sliding window counter: two counters per key. limits' moving window keeps every hit and, in memory, sweeps
+    # all keys with a thread hop each after every hit: relaying 10 chats at once took 6.9 instead of 4.5 CPU s
+    limiter: SlidingWindowCounterRateLimiter = field(
+        default_factory=lambda: SlidingWindowCounterRateLimiter(MemoryStorage())
+    )
     grace_tasks: dict[int, asyncio.Task] = field(default_factory=dict)
     _locks: weakref.WeakValueDictionary = field(default_factory=weakref.WeakValueDictionary)
 

@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, datetime
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -68,14 +69,33 @@ async def queue_snapshot(session: AsyncSession, hub: Hub):
     return await snapshot(session, hub.is_open(), hub.settings.default_handle_time_s)
 
 
+OPEN = ("queued", "assigned")  # a ticket still with second level
+
+
 async def open_ticket_of(session: AsyncSession, conversation_id: str) -> Ticket | None:
     """The conversation's ticket that is still with second level (queued or assigned)."""
     return await session.scalar(
         select(Ticket)
-        .where(Ticket.conversation_id == conversation_id, Ticket.status.in_(("queued", "assigned")))
+        .where(Ticket.conversation_id == conversation_id, Ticket.status.in_(OPEN))
         .order_by(Ticket.id.desc())
         .limit(1)
     )
+
+
+async def conversation_and_open_ticket(
+    session: AsyncSession, conversation_id: str
+) -> tuple[Conversation | None, Ticket | None]:
+    """The conversation and its open ticket if any, in one read."""
+    row = (
+        await session.execute(
+            select(Conversation, Ticket)
+            .outerjoin(Ticket, (Ticket.conversation_id == Conversation.id) & Ticket.status.in_(OPEN))
+            .where(Conversation.id == conversation_id)
+            .order_by(Ticket.id.desc())
+            .limit(1)
+        )
+    ).first()
+    return (row[0], row[1]) if row else (None, None)
 
 
 async def queue_info(session: AsyncSession, hub: Hub, conversation: Conversation) -> dict | None:
@@ -305,27 +325,34 @@ async def agent_message(
     text = text.strip()
     if not text:
         raise Invalid("The message is empty.", "empty_message")
-    async with hub.sessions() as session, session.begin():
-        ticket, conversation = await _owned(session, agent, ticket_id)
-        if client_id:
-            existing = await session.scalar(
-                select(Message).where(Message.conversation_id == conversation.id, Message.client_id == client_id)
+    try:
+        async with hub.sessions() as session, session.begin():
+            ticket, conversation = await _owned(session, agent, ticket_id)
+            message = add_message(
+                session,
+                conversation.id,
+                "agent",
+                text,
+                meta={**(meta or {}), "agent": {"display_name": agent.display_name}},
+                agent_id=agent.id,
+                client_id=client_id,
             )
-            if existing is not None:
-                return serialize.message(existing)
-        message = add_message(
-            session,
-            conversation.id,
-            "agent",
-            text,
-            meta={**(meta or {}), "agent": {"display_name": agent.display_name}},
-            agent_id=agent.id,
-            client_id=client_id,
-        )
-        if ticket.first_agent_reply_at is None:
-            ticket.first_agent_reply_at = hub.now()
+            if ticket.first_agent_reply_at is None:
+                ticket.first_agent_reply_at = hub.now()
+    except IntegrityError:  # the same client_id again (a retry): it was stored and relayed the first time
+        if client_id is None:
+            raise
+        async with hub.sessions() as session:
+            ticket = await session.get(Ticket, ticket_id)
+            return serialize.message(await stored_message(session, ticket.conversation_id, client_id))
     await publish_messages(hub, conversation, [message], ticket.id)
     return serialize.message(message)
+
+
+async def stored_message(session: AsyncSession, conversation_id: str, client_id: str) -> Message | None:
+    """The message a client already sent with this client_id (unique per conversation)."""
+    query = select(Message).where(Message.conversation_id == conversation_id, Message.client_id == client_id)
+    return await session.scalar(query)
 
 
 async def step_message(hub: Hub, agent: Agent, ticket_id: int, article_id: str, step: int) -> dict:

@@ -62,6 +62,24 @@ async def test_agent_and_customer_chat_live_over_websockets_both_ways(client):
     }
 
 
+async def test_a_resent_message_with_the_same_client_id_is_stored_and_relayed_once(client):
+    customer, ticket_id = await queued_ticket(client)
+    anna = await new_agent(client, "anna")
+    agent_socket = await client.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+    customer_socket = await client.ws_connect(f"/api/v1/conversations/{customer.id}/ws?token={customer.token}")
+    await anna.call("POST", f"/tickets/{ticket_id}/claim")
+    for _ in range(2):  # e.g. the connection dropped before the ack, and the client sent it again
+        await agent_socket.send_json({"type": "message", "ticket_id": ticket_id, "text": "Try this", "client_id": "a1"})
+        first_ack = await _next(agent_socket, "ack")
+        await customer_socket.send_json({"type": "message", "text": "Did that", "client_id": "c1"})
+        second_ack = await _next(customer_socket, "ack")
+    assert first_ack["message"]["text"] == "Try this" and second_ack["message"]["text"] == "Did that"
+    history = await customer.messages()
+    texts = [m["text"] for m in history["messages"]]
+    assert texts.count("Try this") == 1 and texts.count("Did that") == 1
+    assert history["state"] == "agent"
+
+
 async def test_typing_is_forwarded_to_the_other_side(client):
     customer, ticket_id = await queued_ticket(client)
     anna = await new_agent(client, "anna")
