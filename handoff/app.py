@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import uvloop
 from aiohttp import WSCloseCode, web
 from sqlalchemy import select
 
@@ -147,4 +148,10 @@ def _static(name: str):
 def serve(settings: Settings) -> None:
     """Run the hub on HUB_HOST:HUB_PORT until stopped."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    web.run_app(create_app(settings), host=settings.hub_host, port=settings.hub_port, access_log=None)
+    web.run_app(
+        create_app(settings),
+        host=settings.hub_host,
+        port=settings.hub_port,
+        access_log=None,
+        loop=uvloop.new_event_loop(),  # libuv's event loop: less CPU per request and per database round trip
+    )

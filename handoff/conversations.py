@@ -39,26 +39,32 @@ async def create(hub: Hub, language: str | None) -> tuple[Conversation, str]:
     conversation = Conversation(id=uuid.uuid4().hex, token_hash=_hash(token), language=language or DEFAULT, state="bot")
     async with hub.sessions() as session, session.begin():
         session.add(conversation)
+    hub.remember_token_hash(conversation.id, conversation.token_hash)
     return conversation, token
 
 
-async def authenticate(hub: Hub, conversation_id: str, token: str | None) -> Conversation:
-    """The conversation the token opens; a token opens only its own conversation."""
+async def authenticate(hub: Hub, conversation_id: str, token: str | None) -> str:
+    """The id of the conversation the token opens; a token opens only its own conversation.
+
+    A conversation's token hash never changes, so the hub remembers the hashes it has read (no read per request)."""
     if not token:
         raise Unauthorized("Send the conversation's token as 'Authorization: Bearer <token>'.", "token_missing")
-    async with hub.sessions() as session:
-        conversation = await session.get(Conversation, conversation_id)
-    if conversation is None:
-        raise NotFound("There is no such conversation.", "conversation_not_found")
-    if not hmac.compare_digest(conversation.token_hash, _hash(token)):
+    known = hub.token_hashes.get(conversation_id)
+    if known is None:
+        async with hub.sessions() as session:
+            known = await session.scalar(select(Conversation.token_hash).where(Conversation.id == conversation_id))
+        if known is None:
+            raise NotFound("There is no such conversation.", "conversation_not_found")
+    hub.remember_token_hash(conversation_id, known)
+    if not hmac.compare_digest(known, _hash(token)):
         raise Unauthorized("This token does not open this conversation.", "token_invalid")
-    return conversation
+    return conversation_id
 
 
-async def status(hub: Hub, conversation: Conversation) -> dict:
+async def status(hub: Hub, conversation_id: str) -> dict:
     """State, place in the queue and the person answering, as the widget shows them."""
     async with hub.sessions() as session:
-        conversation = await session.get(Conversation, conversation.id)
+        conversation = await session.get(Conversation, conversation_id)
         queue = await tickets.queue_info(session, hub, conversation)
         agent = await session.get(Agent, conversation.agent_id) if conversation.agent_id else None
     return {
@@ -72,10 +78,10 @@ async def status(hub: Hub, conversation: Conversation) -> dict:
     }
 
 
-async def history(hub: Hub, conversation: Conversation, after: int | None) -> dict:
+async def history(hub: Hub, conversation_id: str, after: int | None) -> dict:
     async with hub.sessions() as session:
-        messages = await messages_after(session, conversation.id, after)
-    return {"messages": [serialize.message(m) for m in messages], **_brief(await status(hub, conversation))}
+        messages = await messages_after(session, conversation_id, after)
+    return {"messages": [serialize.message(m) for m in messages], **_brief(await status(hub, conversation_id))}
 
 
 def _brief(state: dict) -> dict:
@@ -85,7 +91,7 @@ def _brief(state: dict) -> dict:
 # -- a customer message --------------------------------------------------------------------------------------
 async def post(
     hub: Hub,
-    conversation: Conversation,
+    conversation_id: str,
     *,
     text: str | None = None,
     payload: str | None = None,
@@ -95,11 +101,10 @@ async def post(
     """Store the customer's message, then route it to whoever owns the conversation; returns the replies
     (and, `with_state`, the conversation's state, queue place and agent, as the HTTP answer carries them)."""
     text = _checked_text(hub, text, payload)
-    conversation_id = conversation.id
     async with hub.lock(conversation_id):
         try:
             async with hub.sessions() as session, session.begin():
-                conversation, ticket = await tickets.conversation_and_open_ticket(session, conversation_id)
+                conversation, ticket_id = await tickets.conversation_and_open_ticket(session, conversation_id)
                 if conversation.state == "closed":
                     raise Conflict("This conversation has ended. Start a new one to ask something else.", "closed")
                 stored = await _store_customer_message(session, hub, conversation, text, payload, client_id)
@@ -115,14 +120,14 @@ async def post(
             replies = []
         else:
             # while a person owns the conversation this relays the message to them, and the bot stays silent
-            await tickets.publish_messages(hub, conversation, [stored], ticket.id if ticket else None)
+            await tickets.publish_messages(hub, conversation, [stored], ticket_id)
             replies = await _ask_bot(hub, conversation, payload or text, payload) if conversation.state == "bot" else []
     result = {"customer_message": serialize.message(stored), "messages": [serialize.message(m) for m in replies]}
     if not with_state:
         return result
     if conversation.state == "bot":  # the common case needs no further read
         return {**result, "state": "bot", "queue": None, "agent": None}
-    return {**result, **_brief(await status(hub, conversation))}
+    return {**result, **_brief(await status(hub, conversation_id))}
 
 
 async def _store_customer_message(
@@ -305,12 +310,12 @@ async def _attach_bot_context(hub: Hub, ticket, problems: list[str]) -> None:
 
 
 # -- contact details and rating ------------------------------------------------------------------------------
-async def save_email(hub: Hub, conversation: Conversation, email: str) -> dict:
+async def save_email(hub: Hub, conversation_id: str, email: str) -> dict:
     email = email.strip()
     if len(email) > 254 or not _looks_like_email(email):
         raise Invalid("Please enter a valid e-mail address (name@example.com).", "invalid_email")
     async with hub.sessions() as session, session.begin():
-        conversation = await session.get(Conversation, conversation.id)
+        conversation = await session.get(Conversation, conversation_id)
         conversation.email = email
         notice = system_message(session, conversation, "email_saved", email=email)
     await tickets.publish_messages(hub, conversation, [notice], await _ticket_id(hub, conversation))
@@ -328,14 +333,14 @@ async def _ticket_id(hub: Hub, conversation: Conversation) -> int | None:
     return ticket.id if ticket else None
 
 
-async def rate(hub: Hub, conversation: Conversation, score: int, comment: str | None) -> dict:
+async def rate(hub: Hub, conversation_id: str, score: int, comment: str | None) -> dict:
     """The customer's rating; it counts for the agent if a person helped, otherwise for the bot."""
     if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
         raise Invalid("score must be a whole number from 1 to 5.", "invalid_score")
     if comment is not None and len(comment) > hub.settings.max_message_chars:
         raise TooLarge(f"The comment is longer than {hub.settings.max_message_chars} characters.", "comment_too_large")
     async with hub.sessions() as session, session.begin():
-        conversation = await session.get(Conversation, conversation.id)
+        conversation = await session.get(Conversation, conversation_id)
         if conversation.rating is not None:
             raise Conflict("This conversation was already rated.", "already_rated")
         had_agent = await session.scalar(

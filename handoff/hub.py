@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -41,7 +42,15 @@ class Hub:
         default_factory=lambda: SlidingWindowCounterRateLimiter(MemoryStorage())
     )
     grace_tasks: dict[int, asyncio.Task] = field(default_factory=dict)
+    token_hashes: OrderedDict[str, str] = field(default_factory=OrderedDict)  # conversation id -> its token's hash
     _locks: weakref.WeakValueDictionary = field(default_factory=weakref.WeakValueDictionary)
+
+    def remember_token_hash(self, conversation_id: str, token_hash: str, keep: int = 50_000) -> None:
+        """Remember a conversation's token hash (they never change); the least recently read are forgotten."""
+        self.token_hashes[conversation_id] = token_hash
+        self.token_hashes.move_to_end(conversation_id)
+        while len(self.token_hashes) > keep:
+            self.token_hashes.popitem(last=False)
 
     def lock(self, conversation_id: str) -> asyncio.Lock:
         """One customer message at a time per conversation (in this process)."""

@@ -82,20 +82,17 @@ async def open_ticket_of(session: AsyncSession, conversation_id: str) -> Ticket 
     )
 
 
-async def conversation_and_open_ticket(
-    session: AsyncSession, conversation_id: str
-) -> tuple[Conversation | None, Ticket | None]:
-    """The conversation and its open ticket if any, in one read."""
-    row = (
-        await session.execute(
-            select(Conversation, Ticket)
-            .outerjoin(Ticket, (Ticket.conversation_id == Conversation.id) & Ticket.status.in_(OPEN))
-            .where(Conversation.id == conversation_id)
-            .order_by(Ticket.id.desc())
-            .limit(1)
-        )
-    ).first()
-    return (row[0], row[1]) if row else (None, None)
+async def conversation_and_open_ticket(session: AsyncSession, conversation_id: str) -> tuple[Conversation, int | None]:
+    """The conversation and the id of its open ticket if any, in one read."""
+    open_ticket = (
+        select(Ticket.id)
+        .where(Ticket.conversation_id == Conversation.id, Ticket.status.in_(OPEN))
+        .order_by(Ticket.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    row = (await session.execute(select(Conversation, open_ticket).where(Conversation.id == conversation_id))).one()
+    return row[0], row[1]
 
 
 async def queue_info(session: AsyncSession, hub: Hub, conversation: Conversation) -> dict | None:

@@ -8,7 +8,6 @@ from handoff import conversations
 from handoff.errors import Invalid
 from handoff.keys import HUB
 from handoff.middleware import json_body
-from handoff.models import Conversation
 from handoff.schemas import Contact, CustomerMessage, NewConversation, Rating, parse
 
 routes = web.RouteTableDef()
@@ -23,7 +22,8 @@ def bearer(request: web.Request) -> str | None:
     return header[7:].strip() if header.lower().startswith("bearer ") else None
 
 
-async def _conversation(request: web.Request, token: str | None = None) -> Conversation:
+async def _conversation(request: web.Request, token: str | None = None) -> str:
+    """The id of the conversation the request's token opens."""
     return await conversations.authenticate(
         request.app[HUB], request.match_info["conversation_id"], token or bearer(request)
     )
@@ -59,7 +59,7 @@ async def get_conversation(request: web.Request) -> web.Response:
 async def post_message(request: web.Request) -> web.Response:
     hub = request.app[HUB]
     conversation = await _conversation(request)
-    await hub.limit(f"{hub.settings.rate_messages_per_10s}/10 seconds", f"msg:{conversation.id}", "messages")
+    await hub.limit(f"{hub.settings.rate_messages_per_10s}/10 seconds", f"msg:{conversation}", "messages")
     body = parse(CustomerMessage, await json_body(request))
     result = await conversations.post(hub, conversation, text=body.text, payload=body.payload, client_id=body.client_id)
     return web.json_response(result)

@@ -61,31 +61,31 @@ async def _reply_error(socket: web.WebSocketResponse, exc: HubError, client_id: 
 async def customer_socket(request: web.Request) -> web.WebSocketResponse:
     hub = request.app[HUB]
     _check_origin(request, agent_side=False)
-    conversation = await conversations.authenticate(
+    conversation_id = await conversations.authenticate(
         hub, request.match_info["conversation_id"], request.query.get("token") or bearer(request)
     )
     socket = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME)
     await socket.prepare(request)
-    hub.events.join_conversation(conversation.id, socket)
+    hub.events.join_conversation(conversation_id, socket)
     try:
         async for data in _frames(socket):
             kind = data.get("type")
             if kind == "typing":
-                await _customer_typing(hub, conversation.id, bool(data.get("typing")))
+                await _customer_typing(hub, conversation_id, bool(data.get("typing")))
             elif kind == "message":
                 client_id = data.get("client_id")
                 try:
                     await hub.limit(
-                        f"{hub.settings.rate_messages_per_10s}/10 seconds", f"msg:{conversation.id}", "messages"
+                        f"{hub.settings.rate_messages_per_10s}/10 seconds", f"msg:{conversation_id}", "messages"
                     )
                     result = await conversations.post(
-                        hub, conversation, text=data.get("text"), client_id=client_id, with_state=False
+                        hub, conversation_id, text=data.get("text"), client_id=client_id, with_state=False
                     )
                     await _reply(socket, {"type": "ack", "client_id": client_id, "message": result["customer_message"]})
                 except HubError as exc:
                     await _reply_error(socket, exc, client_id)
     finally:
-        hub.events.leave_conversation(conversation.id, socket)
+        hub.events.leave_conversation(conversation_id, socket)
     return socket
 
 
