@@ -19,6 +19,16 @@ async def _next(socket, kind: str, timeout: float = 3.0) -> dict:
                 return event
 
 
+async def _claimed_chat(client):
+    """A queued ticket claimed by agent Anna, with her console socket and the customer's socket open."""
+    customer, ticket_id = await queued_ticket(client)
+    anna = await new_agent(client, "anna")
+    agent_socket = await client.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+    customer_socket = await client.ws_connect(f"/api/v1/conversations/{customer.id}/ws?token={customer.token}")
+    await anna.call("POST", f"/tickets/{ticket_id}/claim")
+    return customer, ticket_id, agent_socket, customer_socket
+
+
 async def test_a_new_ticket_appears_live_in_the_queue_of_agents_who_cover_it(client):
     anna = await new_agent(client, "anna", categories=["phone"])
     ben = await new_agent(client, "ben", categories=["camera"])
@@ -32,11 +42,7 @@ async def test_a_new_ticket_appears_live_in_the_queue_of_agents_who_cover_it(cli
 
 
 async def test_agent_and_customer_chat_live_over_websockets_both_ways(client):
-    customer, ticket_id = await queued_ticket(client)
-    anna = await new_agent(client, "anna")
-    agent_socket = await client.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
-    customer_socket = await client.ws_connect(f"/api/v1/conversations/{customer.id}/ws?token={customer.token}")
-    await anna.call("POST", f"/tickets/{ticket_id}/claim")
+    customer, ticket_id, agent_socket, customer_socket = await _claimed_chat(client)
     state = await _next(customer_socket, "state")
     assert state["state"] == "agent" and state["agent"] == {"display_name": "Anna"}
 
@@ -63,11 +69,7 @@ async def test_agent_and_customer_chat_live_over_websockets_both_ways(client):
 
 
 async def test_a_resent_message_with_the_same_client_id_is_stored_and_relayed_once(client):
-    customer, ticket_id = await queued_ticket(client)
-    anna = await new_agent(client, "anna")
-    agent_socket = await client.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
-    customer_socket = await client.ws_connect(f"/api/v1/conversations/{customer.id}/ws?token={customer.token}")
-    await anna.call("POST", f"/tickets/{ticket_id}/claim")
+    customer, ticket_id, agent_socket, customer_socket = await _claimed_chat(client)
     for _ in range(2):  # e.g. the connection dropped before the ack, and the client sent it again
         await agent_socket.send_json({"type": "message", "ticket_id": ticket_id, "text": "Try this", "client_id": "a1"})
         first_ack = await _next(agent_socket, "ack")
@@ -81,11 +83,7 @@ async def test_a_resent_message_with_the_same_client_id_is_stored_and_relayed_on
 
 
 async def test_typing_is_forwarded_to_the_other_side(client):
-    customer, ticket_id = await queued_ticket(client)
-    anna = await new_agent(client, "anna")
-    agent_socket = await client.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
-    customer_socket = await client.ws_connect(f"/api/v1/conversations/{customer.id}/ws?token={customer.token}")
-    await anna.call("POST", f"/tickets/{ticket_id}/claim")
+    customer, ticket_id, agent_socket, customer_socket = await _claimed_chat(client)
     await customer_socket.send_json({"type": "typing", "typing": True})
     assert (await _next(agent_socket, "typing")) == {"type": "typing", "ticket_id": ticket_id, "typing": True}
     await agent_socket.send_json({"type": "typing", "ticket_id": ticket_id, "typing": True})
