@@ -33,6 +33,7 @@ PAGES = {
     "/console/dashboard": "dashboard.html",
 }
 ASSETS = (
+    "common.js",
     "widget.js",
     "widget.css",
     "shop.css",

@@ -7,6 +7,8 @@
 // Security: every piece of data reaches the DOM through el()/text nodes/setAttribute only;
 // this file never assigns HTML strings.
 
+import { $, apiClient, el, toast } from "/common.js";
+
 const API = "/api/v1/agent";
 const APP_NAME = "Support console";
 const PING_INTERVAL_MS = 25_000;
@@ -16,7 +18,6 @@ const TYPING_IDLE_MS = 4_000; // typing:false after this long without input
 const REMOTE_TYPING_MS = 8_000; // hide "customer is typing" if no typing:false arrives
 const MAX_BACKOFF_S = 30;
 const LOW_CONFIDENCE = 0.6;
-const MAX_TOASTS = 4;
 
 const PRIORITIES = {
   urgent: { label: "Urgent", rank: 0 },
@@ -109,29 +110,6 @@ const state = {
 
 // ---------------------------------------------------------------------------------------------
 // DOM helpers
-
-const $ = (id) => document.getElementById(id);
-
-/** Build an element. attrs: "class", "on<event>" listeners, everything else via setAttribute.
- *  Children: nodes, strings/numbers (as text nodes), arrays; null/false/undefined are skipped. */
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "class") node.className = value;
-    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-    else node.setAttribute(name, value === true ? "" : String(value));
-  }
-  appendChildren(node, children);
-  return node;
-}
-
-function appendChildren(node, children) {
-  for (const child of children.flat(Infinity)) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-}
 
 function icon(name, label) {
   const ns = "http://www.w3.org/2000/svg";
@@ -268,76 +246,17 @@ function newClientId() {
 // ---------------------------------------------------------------------------------------------
 // API client
 
-class ApiError extends Error {
-  constructor(status, code, message) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
-
 /** JSON request to the hub. Throws ApiError; a 401 outside sign-in ends the session in the UI. */
-async function api(method, path, body) {
-  const headers = { Accept: "application/json" };
-  if (method !== "GET" && state.csrf) headers["X-CSRF-Token"] = state.csrf;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  let response;
-  try {
-    response = await fetch(API + path, {
-      method,
-      headers,
-      credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch {
-    throw new ApiError(0, "network", "Cannot reach the server. Check your connection.");
-  }
-  if (response.status === 204) return null;
-  const data = await response.json().catch(() => null);
-  if (response.ok) return data;
-  const error = data?.error ?? {};
-  let message = error.message || `Request failed (${response.status}).`;
-  if (response.status === 429 && response.headers.get("Retry-After")) {
-    message += ` Try again in ${response.headers.get("Retry-After")} s.`;
-  }
-  if (response.status === 401 && path !== "/session" && state.agent) {
-    signedOut("Your session has ended. Please sign in again.");
-  }
-  throw new ApiError(response.status, error.code, message);
-}
+const api = apiClient({
+  base: API,
+  csrf: () => state.csrf,
+  onUnauthorized: (path) => {
+    if (path !== "/session" && state.agent) signedOut("Your session has ended. Please sign in again.");
+  },
+});
 
 // ---------------------------------------------------------------------------------------------
 // Toasts, desktop notifications, document title
-
-function toast(text, { kind = "info", action } = {}) {
-  const region = $("toasts");
-  const node = el(
-    "div",
-    { class: `toast toast--${kind}`, "data-testid": "toast", role: kind === "error" ? "alert" : null },
-    el("span", { class: "toast-text" }, text),
-    action &&
-      el(
-        "button",
-        {
-          type: "button",
-          class: "link-button",
-          onclick: () => {
-            node.remove();
-            action.run();
-          },
-        },
-        action.label,
-      ),
-    el(
-      "button",
-      { type: "button", class: "toast-close", "aria-label": "Dismiss", onclick: () => node.remove() },
-      "×",
-    ),
-  );
-  region.append(node);
-  while (region.children.length > MAX_TOASTS) region.firstElementChild.remove();
-  setTimeout(() => node.remove(), kind === "error" ? 10_000 : 6_000);
-}
 
 /** Errors of user actions go to a toast; a 401 already switched to the sign-in form. */
 function reportError(error) {

@@ -4,9 +4,10 @@
 // Security: data reaches the DOM only as text nodes, textContent and setAttribute; charts are SVG built
 // with createElementNS. This file never assigns HTML strings.
 
+import { $, apiClient, el, svg } from "/common.js";
+
 const API = "/api/v1/agent";
 const REFRESH_MS = 60_000;
-const SVG = "http://www.w3.org/2000/svg";
 
 const REASONS = {
   customer_request: "Customer asked for a person",
@@ -37,30 +38,6 @@ const state = {
 // ---------------------------------------------------------------------------------------------
 // DOM helpers
 
-const $ = (id) => document.getElementById(id);
-
-function el(tag, attrs = {}, ...children) {
-  return build(document.createElement(tag), attrs, children);
-}
-
-function svg(tag, attrs = {}, ...children) {
-  return build(document.createElementNS(SVG, tag), attrs, children);
-}
-
-function build(node, attrs, children) {
-  for (const [name, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "class") node.setAttribute("class", value);
-    else node.setAttribute(name, value === true ? "" : String(value));
-  }
-  for (const child of children.flat(Infinity)) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
-
-/** An SVG <title>: the browser's tooltip for a bar. */
 function tip(text) {
   return svg("title", {}, text);
 }
@@ -101,24 +78,7 @@ function dayFormat(timeZone, options) {
 // ---------------------------------------------------------------------------------------------
 // API
 
-class ApiError extends Error {
-  constructor(status, message) {
-    super(message);
-    this.status = status;
-  }
-}
-
-async function api(path) {
-  let response;
-  try {
-    response = await fetch(API + path, { headers: { Accept: "application/json" }, credentials: "same-origin" });
-  } catch {
-    throw new ApiError(0, "Cannot reach the server. Check your connection.");
-  }
-  const data = await response.json().catch(() => null);
-  if (response.ok) return data;
-  throw new ApiError(response.status, data?.error?.message || `Request failed (${response.status}).`);
-}
+const api = apiClient({ base: API });
 
 // ---------------------------------------------------------------------------------------------
 // Period and filters
@@ -177,7 +137,10 @@ async function load({ quiet = false } = {}) {
   state.lastPeriod = { from: params.get("from"), to: params.get("to") };
   if (!quiet) document.body.classList.add("is-loading");
   try {
-    const [metrics, health] = await Promise.all([api(`/metrics?${params}`), api(`/articles/health?${params}`)]);
+    const [metrics, health] = await Promise.all([
+      api("GET", `/metrics?${params}`),
+      api("GET", `/articles/health?${params}`),
+    ]);
     if (request !== state.request) return;
     showError("");
     render(metrics, health);
@@ -597,7 +560,7 @@ function showSignIn() {
 
 async function boot() {
   try {
-    const { agent } = await api("/me");
+    const { agent } = await api("GET", "/me");
     $("me-name").textContent = agent.display_name ?? agent.username;
     $("me-role").textContent = ROLES[agent.role] ?? agent.role;
     $("nav-console").hidden = agent.role === "editor";

@@ -2,6 +2,8 @@
 // messages the bot did not understand. Talks to /api/v1/editor (docs/hub-api.md); customer text is only
 // ever inserted as text (textContent / input values), never as HTML.
 
+import { $, apiClient, el, toast } from "/common.js";
+
 const API = "/api/v1";
 const LANGS = [
   ["en", "English"],
@@ -27,65 +29,13 @@ const state = {
   retrainTimer: null,
 };
 
-const $ = (id) => document.getElementById(id);
+const api = apiClient({
+  base: API,
+  csrf: () => state.csrf,
+  onUnauthorized: () => window.location.assign("/console"),
+});
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "class") node.className = value;
-    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-    else if (name === "value") node.value = value;
-    else node.setAttribute(name, value === true ? "" : String(value));
-  }
-  for (const child of children.flat(Infinity)) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
-
-class ApiError extends Error {
-  constructor(status, code, message, fields) {
-    super(message);
-    Object.assign(this, { status, code, fields });
-  }
-}
-
-async function api(method, path, body) {
-  const headers = { Accept: "application/json" };
-  if (method !== "GET" && state.csrf) headers["X-CSRF-Token"] = state.csrf;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  let response;
-  try {
-    response = await fetch(API + path, {
-      method,
-      headers,
-      credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch {
-    throw new ApiError(0, "network", "Cannot reach the server. Check your connection.");
-  }
-  const data = await response.json().catch(() => null);
-  if (response.ok) return data;
-  if (response.status === 401) window.location.assign("/console");
-  const error = data?.error ?? {};
-  throw new ApiError(response.status, error.code, error.message || `Request failed (${response.status}).`, error.fields);
-}
-
-function toast(text, kind = "info") {
-  const node = el(
-    "div",
-    { class: `toast toast--${kind}`, "data-testid": "toast", role: kind === "error" ? "alert" : null },
-    el("span", { class: "toast-text" }, text),
-    el("button", { type: "button", class: "toast-close", "aria-label": "Dismiss", onclick: () => node.remove() }, "×"),
-  );
-  $("toasts").append(node);
-  setTimeout(() => node.remove(), kind === "error" ? 10_000 : 6_000);
-}
-
-const report = (error) => toast(error.message, "error");
+const report = (error) => toast(error.message, { kind: "error" });
 
 function when(iso) {
   return iso ? new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "short" }) : "";
@@ -461,7 +411,7 @@ async function saveDraft() {
     state.draft = { ...draft, ...saved, source: draft.source };
     renderDraft();
     await loadDrafts();
-    toast("Draft saved.", "success");
+    toast("Draft saved.", { kind: "success" });
     return true;
   } catch (error) {
     report(error);
@@ -477,7 +427,9 @@ async function approveDraft() {
   try {
     const done = await api("POST", `/editor/drafts/${state.draft.id}/approve`);
     state.draft = { ...state.draft, ...done };
-    toast(done.kind === "article" ? `Article ${done.article_id} is live.` : `Step added to ${done.article_id}.`, "success");
+    toast(done.kind === "article" ? `Article ${done.article_id} is live.` : `Step added to ${done.article_id}.`, {
+      kind: "success",
+    });
     renderDraft();
     await Promise.all([loadDrafts(), loadRetrain()]);
   } catch (error) {
@@ -559,7 +511,9 @@ async function labelSelected(intent) {
   try {
     const result = await api("POST", "/editor/inbox/label", { ids: [...state.selected], intent });
     const skipped = result.skipped.length ? ` ${result.skipped.length} skipped (already known).` : "";
-    toast(intent ? `${result.labelled} examples added to ${intent}.${skipped}` : `${result.dismissed} dismissed.`, "success");
+    toast(intent ? `${result.labelled} examples added to ${intent}.${skipped}` : `${result.dismissed} dismissed.`, {
+      kind: "success",
+    });
     await Promise.all([loadMessages(), loadRetrain()]);
   } catch (error) {
     report(error);
