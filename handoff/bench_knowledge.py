@@ -24,6 +24,7 @@ from rich.console import Console
 
 from bot import runtime
 from bot.db import make_engine, make_session_factory, migrate
+from bot.evaluation.report import replace_section
 from bot.kb.importer import import_articles
 from bot.settings import PROJECT_DIR, get_settings
 from handoff.agents import create_agent
@@ -296,12 +297,4 @@ def section(results: dict) -> list[str]:
 
 def write(output: Path, results: dict) -> None:
     """Replace (or append) the section in BENCHMARKS.md, leaving the other sections as they are."""
-    text = output.read_text(encoding="utf-8") if output.exists() else "# Benchmarks\n\n"
-    new = "\n".join(section(results))
-    if MARKER + "\n" in text:
-        start = text.index(MARKER + "\n")
-        end = text.find("\n## ", start + len(MARKER))
-        text = text[:start] + new + ("\n" + text[end + 1 :] if end != -1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + new
-    output.write_text(text, encoding="utf-8")
+    replace_section(output, MARKER, "\n".join(section(results)))

@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import runtime
 from bot.db import make_engine, make_session_factory, migrate
 from bot.evaluation.benchmark import CONVERSATIONS, _cpu
+from bot.evaluation.report import cpu_seconds, replace_section
 from bot.kb.importer import import_articles
 from bot.language import DEFAULT, detect_language
 from bot.settings import PROJECT_DIR, VAR_DIR, Settings, get_settings
@@ -153,16 +154,6 @@ class Stack:
     @property
     def pids(self) -> dict[str, int]:
         return {name: process.pid for name, process in self.processes.items()}
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process and its live child processes used so far (0 once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        children = [int(c) for task in Path(f"/proc/{pid}/task").glob("*/children") for c in task.read_text().split()]
-    except OSError:  # exited meanwhile (e.g. a database backend whose connection closed)
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") + sum(map(cpu_seconds, children))
 
 
 def machine_busy_seconds() -> float:
@@ -1116,11 +1107,4 @@ def section(r: dict) -> str:
 
 def write(output: Path, results: dict) -> None:
     """Replace (or append) the "## Handoff hub" section of `output`, leaving the other sections alone."""
-    existing = output.read_text() if output.exists() else "# Benchmarks\n\n"
-    new = section(results)
-    if MARKER + "\n" in existing:
-        head, _, rest = existing.partition(MARKER + "\n")
-        tail_ = rest[rest.find("\n## ") :] if "\n## " in rest else ""
-        output.write_text(head.rstrip() + "\n\n" + new + tail_)
-    else:
-        output.write_text(existing.rstrip() + "\n\n" + new)
+    replace_section(output, MARKER, section(results))

@@ -25,6 +25,7 @@ from rich.console import Console
 
 from bot import runtime
 from bot.db import make_engine, make_session_factory, migrate
+from bot.evaluation.report import cpu_seconds, replace_section
 from bot.kb.importer import import_articles
 from bot.settings import PROJECT_DIR, get_settings
 
@@ -59,19 +60,6 @@ def _peak_rss_mb(pid: int) -> float:
     for children in Path(f"/proc/{pid}/task").glob("*/children"):
         for child in children.read_text().split():
             total += _peak_rss_mb(int(child))
-    return total
-
-
-def _cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of a process and its direct children (Sanic workers) so far."""
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(stat.parent.name) == pid or int(fields[1]) == pid:
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
 
 
@@ -183,10 +171,10 @@ def run(output: Path, console: Console | None = None, train: bool = True, keepal
         asyncio.run(_load(url, 4, 8, keepalive=keepalive))  # warm-up
         results["single"] = asyncio.run(_load(url, 1, 40, keepalive=keepalive))
         console.print(f"  1 conversation:   {results['single']}")
-        before = {name: _cpu_seconds(p.pid) for name, p in (("rasa", rasa), ("actions", actions))}
+        before = {name: cpu_seconds(p.pid) for name, p in (("rasa", rasa), ("actions", actions))}
         results["concurrent"] = asyncio.run(_load(url, 20, 200, keepalive=keepalive))
         results["cpu_ms"] = {
-            name: (_cpu_seconds(p.pid) - before[name]) / results["concurrent"]["messages"] * 1000
+            name: (cpu_seconds(p.pid) - before[name]) / results["concurrent"]["messages"] * 1000
             for name, p in (("rasa", rasa), ("actions", actions))
         }
         console.print(f"  20 conversations, back to back: {results['concurrent']}")
@@ -254,11 +242,4 @@ def _write(output: Path, r: dict) -> None:
             "",
         ]
     )
-    existing = output.read_text() if output.exists() else "# Benchmarks\n\n"
-    if marker + "\n" in existing:
-        head, _, rest = existing.partition(marker + "\n")
-        tail = rest[rest.find("\n## ") :] if "\n## " in rest else ""
-        existing = head.rstrip() + "\n\n"
-        output.write_text(existing + section + tail)
-    else:
-        output.write_text(existing.rstrip() + "\n\n" + section)
+    replace_section(output, marker, section)

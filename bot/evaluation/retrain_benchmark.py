@@ -31,6 +31,7 @@ from rich.console import Console
 
 from bot import runtime
 from bot.evaluation.benchmark import _cpu
+from bot.evaluation.report import replace_section
 from bot.retrain import STAGES, RetrainJob, RetrainStatus
 from bot.settings import PROJECT_DIR, get_settings
 
@@ -281,10 +282,4 @@ def _write(output: Path, outcomes: list[Outcome], load: tuple[float, float, floa
             "",
         ]
     )
-    existing = output.read_text() if output.exists() else "# Benchmarks\n\n"
-    if MARKER + "\n" in existing:
-        head, _, rest = existing.partition(MARKER + "\n")
-        tail = rest[rest.find("\n## ") :] if "\n## " in rest else ""
-        output.write_text(head.rstrip() + "\n\n" + section + tail)
-    else:
-        output.write_text(existing.rstrip() + "\n\n" + section)
+    replace_section(output, MARKER, section)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -47,13 +48,19 @@ class Servers:
         return runtime.wait_until_up(runtime.rasa_ready_url(self.settings), 180, self.rasa)
 
 
+def trained_model(settings: Settings) -> Path:
+    """The model for the current training data; the test fails (not skips) when it was not trained."""
+    model = runtime.model_path(settings)
+    if not model.exists():
+        pytest.fail(f"no trained model {model.name}: run `python -m bot train` (the test command does)")
+    return model
+
+
 @pytest.fixture(scope="session")
 def servers(tmp_path_factory) -> Iterator[Servers]:
     work = tmp_path_factory.mktemp("e2e")
     settings = runtime.isolated_settings(work, rasa_port=15005, action_port=15055)
-    model = runtime.model_path(settings)
-    if not model.exists():
-        pytest.fail(f"no trained model {model.name}: run `python -m bot train` (the test command does)")
+    model = trained_model(settings)
     migrate(settings.database_url)
     engine = make_engine(settings.database_url)
     with make_session_factory(engine)() as session:

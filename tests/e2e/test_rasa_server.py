@@ -9,6 +9,7 @@ import pytest
 from bot import runtime
 from bot.settings import PROJECT_DIR, Settings
 from tests.conftest import postgres_database
+from tests.e2e.conftest import trained_model
 
 SCRIPT = PROJECT_DIR / "tests" / "rasa_env" / "check_rasa_server.py"
 
@@ -36,7 +37,4 @@ def test_cached_tracker_store_on_postgresql():
 
 
 def test_button_payloads_skip_the_nlu_graph_with_the_same_result():
-    model = runtime.model_path(Settings())
-    if not model.exists():
-        pytest.fail(f"no trained model {model.name}: run `python -m bot train` (the test command does)")
-    _check("--model", str(model))
+    _check("--model", str(trained_model(Settings())))

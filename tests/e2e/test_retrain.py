@@ -21,6 +21,7 @@ import pytest
 from bot import runtime
 from bot.retrain import SNAPSHOT_DIRS, RetrainJob, RetrainStatus
 from bot.settings import PROJECT_DIR, Settings
+from tests.e2e.conftest import trained_model
 
 pytestmark = pytest.mark.e2e
 # new words each run, so that Rasa's training cache cannot have the NLU part and the job fine-tunes for real
@@ -67,9 +68,7 @@ class Live:
 def live(tmp_path_factory) -> Iterator[Live]:
     work = tmp_path_factory.mktemp("retrain")
     settings = runtime.isolated_settings(work, rasa_port=15105, action_port=15155)
-    model = runtime.model_path(settings)
-    if not model.exists():
-        pytest.fail(f"no trained model {model.name}: run `python -m bot train` (the test command does)")
+    model = trained_model(settings)
     settings = settings.model_copy(update={"models_dir": work / "models"})
     settings.models_dir.mkdir()
     shutil.copy2(model, settings.models_dir / model.name)
