@@ -169,6 +169,7 @@ def test_the_widget_fills_a_phone_screen_and_works_with_the_keyboard(live_hub, p
     phone.keyboard.press("Enter")
     panel = phone.get_by_test_id("panel")
     expect(panel).to_be_visible()
+    panel.evaluate("el => Promise.all(el.getAnimations().map((a) => a.finished))")  # it opens scaled from 0.98
     box = panel.bounding_box()
     assert box["width"] >= 385 and box["height"] >= 800
     phone.get_by_test_id("input").type("Meine Kamera geht nicht mehr an")
