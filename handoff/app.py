@@ -10,6 +10,7 @@ from aiohttp import WSCloseCode, web
 from sqlalchemy import select
 
 from bot.db import make_engine, make_session_factory
+from bot.gc_pauses import freeze_long_lived
 from bot.kb.service import KnowledgeBase
 from bot.settings import Settings
 from handoff import retraining
@@ -103,6 +104,11 @@ async def _resources(app: web.Application):
         kb_engine.dispose()
 
 
+async def _freeze_start_up_objects(_app: web.Application) -> None:
+    """Full garbage collections had stalled the hub for 70-150 ms under load (bot/gc_pauses.py)."""
+    freeze_long_lived("hub started")
+
+
 async def _resume_grace_periods(hub: Hub) -> None:
     """After a restart no agent is connected yet: give everyone who had chats the grace period to come back."""
     async with hub.sessions() as session:
@@ -149,8 +155,10 @@ def _static(name: str):
 def serve(settings: Settings) -> None:
     """Run the hub on HUB_HOST:HUB_PORT until stopped."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(settings)
+    app.on_startup.append(_freeze_start_up_objects)  # after the resources (cleanup_ctx runs first)
     web.run_app(
-        create_app(settings),
+        app,
         host=settings.hub_host,
         port=settings.hub_port,
         access_log=None,

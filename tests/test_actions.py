@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import uuid
 from pathlib import Path
@@ -375,3 +376,15 @@ def test_the_customer_gets_the_same_answer_when_runs_cannot_be_recorded(monkeypa
     monkeypatch.setattr(recording, "guide_runs", lambda: broken)
     events, messages = run(ActionFindArticle(), tracker(CHARGING_DE, slots={"language": "de"}, sender=new_sender()))
     assert slot(events, "article_id") == "phone-not-charging" and messages[-1]["custom"]["step"] == 1
+
+
+def test_the_action_server_builds_the_search_index_once_it_listens_and_freezes_what_start_up_built():
+    from actions.server import warm_up
+
+    try:
+        asyncio.run(warm_up(None))
+        assert gc.get_freeze_count() > 0
+        index = services.knowledge_base().index()
+        assert not any(o is index for o in gc.get_objects())  # built before the freeze, so it is frozen
+    finally:
+        gc.unfreeze()

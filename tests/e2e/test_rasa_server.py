@@ -36,5 +36,5 @@ def test_cached_tracker_store_on_postgresql():
         _check(url)
 
 
-def test_button_payloads_skip_the_nlu_graph_with_the_same_result():
+def test_with_the_trained_model_payloads_skip_the_nlu_graph_alike_and_the_model_is_frozen():
     _check("--model", str(trained_model(Settings())))

@@ -6,6 +6,7 @@ a tracker store, with two store instances standing for two Rasa workers. Exits n
 """
 
 import asyncio
+import gc
 import sys
 
 from rasa.core.actions.action import RemoteAction
@@ -149,6 +150,8 @@ def payloads(model: str) -> None:
     from rasa.core.processor import MessageProcessor
 
     processor = Agent.load(model).processor
+    frozen = gc.get_freeze_count()  # the loaded model is out of the garbage collector's way (bot/gc_pauses.py)
+    assert frozen > 100_000, f"only {frozen} objects frozen after the model was loaded"
     graph = MessageProcessor._parse_message_with_graph.graph
     tracker = DialogueStateTracker.from_events("payloads", [])
     shortcut = 0
