@@ -18,10 +18,13 @@ Imported only by the Rasa server's own Python 3.10 environment, never by the mai
    Rasa 3.0 and 3.1 did); free text still goes through the graph.
 4. `install_gc_freeze_after_model_load`: the objects of a loaded model are frozen out of the garbage
    collector's way (`bot/gc_pauses.py`); full collections had stalled the server for 0.2-0.6 s under load.
+5. `install_model_loading_in_background`: `PUT /model` (a retrain's swap) loads the new model in a worker
+   thread while the current one keeps answering, instead of inside the event loop (~20 s of silence).
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import logging
@@ -259,6 +262,33 @@ def install_gc_freeze_after_model_load() -> None:
     Agent.load_model = load_model  # type: ignore[method-assign]
 
 
+def install_model_loading_in_background() -> None:
+    """`PUT /model` loads the new model in a worker thread while the current one keeps answering; the server's
+    handler then swaps the two as before. Rasa 3.6 loaded it inside the event loop: ~20 s without any answer,
+    after every retrain."""
+    import rasa.server
+
+    if getattr(rasa.server._load_agent, "in_background", False):
+        return
+    original = rasa.server._load_agent
+
+    async def _load_agent(*args: Any, **kwargs: Any) -> Any:
+        agent = await asyncio.to_thread(lambda: asyncio.run(original(*args, **kwargs)))
+        # once the handler has swapped the agents (it does so right after this returns, without awaiting), the
+        # old model's objects are unreachable: thaw so the collector frees them, then freeze the new model again
+        asyncio.get_running_loop().call_soon(_refreeze)
+        return agent
+
+    _load_agent.in_background = True  # type: ignore[attr-defined]
+    rasa.server._load_agent = _load_agent
+
+
+def _refreeze() -> None:
+    gc_pauses.thaw()
+    gc_pauses.freeze_long_lived("Rasa model swapped")
+
+
 install_fast_action_validation()
 install_payload_shortcut()
 install_gc_freeze_after_model_load()
+install_model_loading_in_background()

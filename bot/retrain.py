@@ -18,8 +18,9 @@ training inputs and runs four stages; the first three are subprocesses, the last
 4. **swapping**: the candidate becomes `models/support-<fingerprint>.tar.gz` (the name `python -m bot run`
    starts when the project's data are those of the snapshot), the server loads it (`PUT /model`), and the job
    checks that `GET /status` names it and `POST /model/parse` answers. If any of that fails, the server is
-   given its previous model back. Rasa loads the model inside its event loop and answers nothing meanwhile
-   (~20 s, see BENCHMARKS.md); `before_swap` lets the owner pick the moment. With several Rasa workers
+   given its previous model back. The server loads the new model in a worker thread and keeps answering with
+   the current one meanwhile (bot/rasa_server.py; ~20 s, see BENCHMARKS.md); `before_swap` lets the owner
+   pick the moment. With several Rasa workers
    (`RASA_WORKERS` > 1) `PUT /model` would reach one of them only: the job stops with the tested model in
    place for the next start of the Rasa server.
 
@@ -166,8 +167,8 @@ class RetrainJob:
         """`project_dir` holds config.yml, domain.yml and data/ (the project itself, or a copy in tests);
         `stories_dir` the test stories (default `<project_dir>/tests/stories`). `finetune=False` always trains
         from scratch; `force` retrains even if the server already runs the model for these data.
-        `before_swap` is awaited once the new model passed the tests, right before the server loads it (Rasa
-        answers nothing for the ~20 s that takes): the owner may wait for a quiet moment or warn there."""
+        `before_swap` is awaited once the new model passed the tests, right before the server loads it (~20 s,
+        during which the current model keeps answering, more slowly): the owner may wait for a quiet moment."""
         self.settings = settings
         self.project_dir = project_dir
         self.stories_dir = stories_dir or project_dir / "tests" / "stories"

@@ -263,7 +263,8 @@ def _write(output: Path, outcomes: list[Outcome], load: tuple[float, float, floa
             "current model and data), after one change to the data; the rows build on each other. Change to",
             "serving: from writing the file to the server running the new model (checked with GET /status and",
             "POST /model/parse). Unanswered: the longest time a client sending POST /model/parse every 0.25 s got",
-            "no answer (Rasa loads the new model inside its event loop during PUT /model). F1: weighted intent",
+            "no answer while the server loads the new model (PUT /model; bot/rasa_server.py loads it in a worker",
+            "thread, the current model answering meanwhile). F1: weighted intent",
             "F1 on the held-out files `tests/eval/nlu_test_{en,de}.yml` (README targets >= 0.95). Other load: CPU",
             "seconds used meanwhile by processes outside the benchmark (near 0 on a quiet machine).",
             "",
@@ -277,8 +278,8 @@ def _write(output: Path, outcomes: list[Outcome], load: tuple[float, float, floa
             "(row 1); when they changed, that run is stopped as soon as Rasa starts training DIET (~15 s in) and",
             "the running model is fine-tuned for 12 of the 60 epochs instead (row 2); row 3 trains all 60 epochs.",
             "Testing is mostly `rasa test` loading the candidate (~20 s) before the test stories run. Swapping is",
-            "Rasa's PUT /model, which loads the model synchronously: meanwhile the server answers nothing (column",
-            "unanswered), so the hub tells customers the assistant is not answering after RASA_TIMEOUT_S.",
+            "Rasa's PUT /model: the new model loads in a worker thread while the old one keeps answering (slower: the",
+            "two share the interpreter), then the server switches to it. Unanswered: the longest gap the probe saw.",
             "",
         ]
     )

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import subprocess
+import threading
+import time
+import uuid
 
+import httpx
 import pytest
 
 from bot import runtime
@@ -38,3 +42,41 @@ def test_cached_tracker_store_on_postgresql():
 
 def test_with_the_trained_model_payloads_skip_the_nlu_graph_alike_and_the_model_is_frozen():
     _check("--model", str(trained_model(Settings())))
+
+
+@pytest.mark.e2e
+def test_the_bot_keeps_answering_while_put_model_loads_a_new_model(servers):
+    """Rasa 3.6 loaded the model inside its event loop: ~20 s without any answer after every retrain."""
+    settings = servers.settings
+    sender = uuid.uuid4().hex
+    assert servers.say(sender, "Mein Handy lädt nicht mehr")  # a conversation with context before the swap
+    answered: list[float] = []
+    loading = threading.Event()
+
+    def probe() -> None:
+        while loading.is_set():
+            started = time.perf_counter()
+            assert servers.say(uuid.uuid4().hex, "hello")
+            answered.append(time.perf_counter() - started)
+            time.sleep(0.1)
+
+    loading.set()
+    prober = threading.Thread(target=probe)
+    prober.start()
+    started = time.perf_counter()
+    try:
+        response = httpx.put(
+            f"{settings.rasa_url}/model",
+            params={"token": settings.resolved_rasa_token()},
+            json={"model_file": str(trained_model(settings))},
+            timeout=180,
+        )
+    finally:
+        loaded_s = time.perf_counter() - started
+        loading.clear()
+        prober.join()
+    assert response.status_code == 204, response.text
+    assert loaded_s > 3 and len(answered) >= loaded_s  # answers all along the load, not only after it
+    assert max(answered) < 3.0, f"longest answer during the load: {max(answered):.1f} s"
+    slots = servers.tracker(sender)["slots"]  # the new agent continues the conversation from the tracker store
+    assert slots["device_category"] == "phone" and servers.say(sender, "ja")
