@@ -24,6 +24,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.content import articles, nlu, stories
 from bot.content.articles import ContentError
@@ -376,7 +377,55 @@ async def reject(hub: Hub, agent: Agent, draft_id: int, reason: str) -> dict:
         _pending(draft)
         draft.status, draft.reject_reason = "rejected", reason.strip()
         draft.reviewer_id, draft.decided_at = agent.id, hub.now()
+    await _tell_author(hub, draft, agent)
     return describe(draft, reviewer=agent)
+
+
+# -- what the author sees -----------------------------------------------------------------------------------
+SUGGESTIONS_SHOWN = 20
+
+
+def suggestion(draft: Draft, summary: str, reviewer: str | None) -> dict:
+    """An agent's own knowledge-base suggestion as their console lists it: what, and the editor's verdict."""
+    return {
+        "id": draft.id,
+        "ticket_id": draft.ticket_id,
+        "kind": draft.kind,
+        "article_id": draft.article_id,
+        "summary": summary,
+        "status": draft.status,
+        "reject_reason": draft.reject_reason,
+        "reviewer": reviewer,
+        "created_at": serialize.iso(draft.created_at),
+        "decided_at": serialize.iso(draft.decided_at) if draft.decided_at else None,
+    }
+
+
+async def suggestions_of(hub: Hub, agent: Agent) -> list[dict]:
+    """The drafts made from tickets this agent resolved with the knowledge-base mark, newest first."""
+    reviewer = aliased(Agent)
+    async with hub.sessions() as session:
+        rows = (
+            await session.execute(
+                select(Draft, Ticket.summary, reviewer.display_name)
+                .join(Ticket, Ticket.id == Draft.ticket_id)
+                .outerjoin(reviewer, reviewer.id == Draft.reviewer_id)
+                .where(Draft.author_id == agent.id)
+                .order_by(Draft.id.desc())
+                .limit(SUGGESTIONS_SHOWN)
+            )
+        ).all()
+    return [suggestion(draft, summary, name) for draft, summary, name in rows]
+
+
+async def _tell_author(hub: Hub, draft: Draft, reviewer: Agent) -> None:
+    """The agent whose resolution became this draft sees the verdict live (and in their list later)."""
+    if draft.author_id is None:
+        return
+    async with hub.sessions() as session:
+        summary = await session.scalar(select(Ticket.summary).where(Ticket.id == draft.ticket_id))
+    event = {"type": "suggestion_decided", "suggestion": suggestion(draft, summary or "", reviewer.display_name)}
+    await hub.events.to_agent(draft.author_id, event)
 
 
 @dataclass
@@ -416,6 +465,7 @@ async def approve(hub: Hub, agent: Agent, draft_id: int, retrain: RetrainTrigger
         stored = await _load(session, draft_id)
         stored.status, stored.result = "approved", result
         stored.reviewer_id, stored.decided_at = agent.id, hub.now()
+    await _tell_author(hub, stored, agent)
     return describe(stored, reviewer=agent)
 
 

@@ -42,6 +42,7 @@ ERROR = {
     },
 }
 TICKET = {"type": "object", "description": "TicketSummary, see docs/hub-api.md"}
+SUGGESTION = {"type": "object", "description": "Suggestion, see docs/hub-api.md"}
 
 # (method, path, summary, request body model, success status, response schema, security)
 CUSTOMER = ["customerToken"]
@@ -153,6 +154,15 @@ OPERATIONS = [
         None,
         200,
         {"type": "object", "properties": {"tickets": {"type": "array", "items": TICKET}}},
+        AGENT,
+    ),
+    (
+        "get",
+        "/api/v1/agent/suggestions",
+        "The agent's knowledge-base suggestions and the editors' verdicts",
+        None,
+        200,
+        {"type": "object", "properties": {"suggestions": {"type": "array", "items": SUGGESTION}}},
         AGENT,
     ),
     (

@@ -96,6 +96,7 @@ const state = {
   seenMessageIds: new Set(), // message ids rendered in the open transcript
   pending: new Map(), // client_id -> {clientId, ticketId, text, node, timer}
   agents: [], // last GET /agents answer (admin view, transfer dialog)
+  suggestions: [], // Suggestion objects: my resolutions marked for the knowledge base, newest first
   clockSkewMs: 0, // server clock minus client clock, estimated from wait_s
   ws: null,
   wsAttempt: 0,
@@ -628,6 +629,73 @@ function chatRow(ticket) {
       el("span", { class: "ticket-summary ticket-summary--strong" }, ticket.summary || `Ticket ${id}`),
       el("span", { class: `ticket-preview${typing ? " is-typing" : ""}` }, preview),
     ),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// My suggestions: resolutions marked "should become knowledge-base content", and the editors' verdicts
+
+const SUGGESTION_STATES = {
+  pending: "Waiting for review",
+  approved: "Approved",
+  rejected: "Rejected",
+};
+
+async function loadSuggestions() {
+  const { suggestions } = await api("GET", "/suggestions");
+  state.suggestions = suggestions;
+  renderSuggestions();
+}
+
+function renderSuggestions() {
+  replaceRows($("suggestion-list"), state.suggestions.map(suggestionRow));
+  $("suggestions-count").textContent = String(state.suggestions.length);
+  show($("suggestions-empty"), state.suggestions.length === 0);
+}
+
+function suggestionWhat(suggestion) {
+  return suggestion.kind === "step"
+    ? `New step for ${suggestion.article_id}`
+    : `New article${suggestion.summary ? `: ${suggestion.summary}` : ""}`;
+}
+
+function suggestionVerdict(suggestion) {
+  if (suggestion.status === "approved") return `${suggestion.reviewer ?? "An editor"} added it to the knowledge base.`;
+  if (suggestion.status === "rejected") return `${suggestion.reviewer ?? "An editor"}: “${suggestion.reject_reason}”`;
+  return "An editor will review it.";
+}
+
+function suggestionRow(suggestion) {
+  const status = SUGGESTION_STATES[suggestion.status] ? suggestion.status : "pending";
+  const what = suggestionWhat(suggestion);
+  return el(
+    "li",
+    { class: `suggestion suggestion--${status}`, "data-testid": "suggestion", "data-status": status },
+    el(
+      "span",
+      { class: "ticket-line" },
+      el("span", { class: `badge badge--${status}` }, SUGGESTION_STATES[status]),
+      el("span", { class: "ticket-preview" }, `Ticket ${suggestion.ticket_id}`),
+    ),
+    el("span", { class: "ticket-summary ticket-summary--strong", title: what }, what),
+    el("span", { class: "suggestion-verdict" }, suggestionVerdict(suggestion)),
+  );
+}
+
+function onSuggestionDecided(suggestion) {
+  state.suggestions = [suggestion, ...state.suggestions.filter((s) => s.id !== suggestion.id)].sort(
+    (a, b) => b.id - a.id,
+  );
+  renderSuggestions();
+  const approved = suggestion.status === "approved";
+  toast(
+    approved
+      ? `Your suggestion for ticket ${suggestion.ticket_id} is in the knowledge base now.`
+      : `Your suggestion for ticket ${suggestion.ticket_id} was rejected: ${suggestion.reject_reason}`,
+    {
+      kind: approved ? "success" : "info",
+      action: { label: "Show", run: () => ($("suggestions").open = true) },
+    },
   );
 }
 
@@ -1560,8 +1628,12 @@ function resolveDialog() {
     onConfirm: async () => {
       const note = requiredText("resolution-note");
       if (!note) return "A resolution note is required.";
-      await closeChat(id, "resolve", { note, kb_candidate: $("kb-candidate").checked });
-      toast("Chat resolved.", { kind: "success" });
+      const forKnowledgeBase = $("kb-candidate").checked;
+      await closeChat(id, "resolve", { note, kb_candidate: forKnowledgeBase });
+      toast(forKnowledgeBase ? "Chat resolved. Your suggestion goes to the editors." : "Chat resolved.", {
+        kind: "success",
+      });
+      if (forKnowledgeBase) loadSuggestions().catch(reportError);
     },
   });
 }
@@ -1801,6 +1873,7 @@ const SOCKET_HANDLERS = {
   ticket_taken: (e) => onTicketTaken(e.ticket_id),
   chat_assigned: (e) => onChatAssigned(e.ticket),
   chat_closed: (e) => onChatClosed(e.ticket_id, e.status),
+  suggestion_decided: (e) => onSuggestionDecided(e.suggestion),
   message: (e) => onMessage(e.ticket_id, e.message),
   typing: (e) => onCustomerTyping(e.ticket_id, e.typing),
   presence: (e) => onPresence(e.agent),
@@ -1894,7 +1967,7 @@ function sendSocket(payload) {
 
 async function refreshAll() {
   try {
-    await Promise.all([loadQueue(), loadChats()]);
+    await Promise.all([loadQueue(), loadChats(), loadSuggestions()]);
     if (state.openId) await openConversation(state.openId);
   } catch (error) {
     reportError(error);

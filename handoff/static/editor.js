@@ -97,6 +97,7 @@ function switchInbox(name) {
   $("draft-empty").hidden = !drafts || state.drafts.length > 0;
   $("messages-view").hidden = drafts;
   document.querySelector(".editor").classList.toggle("editor--messages", !drafts);
+  (drafts ? loadDrafts : loadMessages)(); // what arrived since the page loaded (each reports its own errors)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import hmac
 
 from aiohttp import web
 
-from handoff import agents, tickets
+from handoff import agents, drafts, tickets
 from handoff.errors import Forbidden, Invalid, TooLarge
 from handoff.keys import HUB
 from handoff.middleware import json_body
@@ -120,6 +120,13 @@ async def queue(request: web.Request) -> web.Response:
 async def chats(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     return web.json_response({"tickets": await tickets.list_chats(request.app[HUB], agent)})
+
+
+@routes.get("/api/v1/agent/suggestions")
+async def suggestions(request: web.Request) -> web.Response:
+    """The agent's knowledge-base suggestions (resolutions marked for the knowledge base) and the verdicts."""
+    agent = await current_agent(request)
+    return web.json_response({"suggestions": await drafts.suggestions_of(request.app[HUB], agent)})
 
 
 @routes.get("/api/v1/agent/tickets/{ticket_id}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 
 import pytest
@@ -220,6 +221,33 @@ async def test_only_editors_review_and_a_rejection_needs_a_reason(client):
     assert rejected["status"] == "rejected"
     assert (await editor_call(client, editor, "GET", "/drafts"))["drafts"] == []
     assert len((await editor_call(client, editor, "GET", "/drafts?status=rejected"))["drafts"]) == 1
+
+
+async def test_the_author_sees_the_verdict_on_their_suggestion_live_and_in_their_list(client):
+    anna, ben = await new_agent(client, "anna"), await new_agent(client, "ben")
+    editor = await new_agent(client, "erik", role="editor", online=False)
+    ticket_id = await resolved_ticket(client, anna, packet={"summary": "zoom grinds"}, note="Blow out the sand.")
+    [mine] = (await anna.json("GET", "/suggestions"))["suggestions"]
+    summary = (await anna.json("GET", f"/tickets/{ticket_id}"))["ticket"]["summary"]
+    assert (mine["ticket_id"], mine["summary"], mine["status"]) == (ticket_id, summary, "pending") and summary
+    assert mine["reviewer"] is None
+    assert (await ben.json("GET", "/suggestions"))["suggestions"] == []  # only one's own
+    client.session.cookie_jar.clear()  # signing in set a cookie; the calls here use Bearer tokens
+    assert (await client.get("/api/v1/agent/suggestions")).status == 401
+
+    socket = await client.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+    reason = "We have this already: see camera-lens-error, step 3."
+    await editor_call(client, editor, "POST", f"/drafts/{mine['id']}/reject", {"reason": reason})
+    async with asyncio.timeout(3):
+        while (event := await socket.receive_json())["type"] != "suggestion_decided":
+            pass
+    decided = event["suggestion"]
+    assert (decided["id"], decided["status"], decided["reject_reason"], decided["reviewer"]) == (
+        mine["id"], "rejected", reason, "Erik"
+    )  # fmt: skip
+    [listed] = (await anna.json("GET", "/suggestions"))["suggestions"]
+    assert listed == decided and listed["decided_at"] is not None
+    await socket.close()
 
 
 async def test_misunderstood_messages_are_labelled_in_bulk_into_the_nlu_files(client, data_copy):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import time
+import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -17,6 +18,7 @@ import pytest
 from playwright.sync_api import expect
 
 import tests.e2e.browser.test_web as web
+from bot import review as review_inbox
 from bot import runtime
 from bot.db import make_engine, make_session_factory
 from bot.kb.importer import import_articles
@@ -95,6 +97,9 @@ def test_what_second_level_solves_becomes_an_article_the_bot_uses_without_retrai
     console.get_by_test_id("kb-candidate").check()
     console.get_by_test_id("dialog-confirm").click()
     expect(console.get_by_test_id("chat-item")).to_have_count(0, timeout=10_000)
+    console.get_by_test_id("suggestions").locator("summary").click()  # "My suggestions": waiting for review
+    suggestion = console.get_by_test_id("suggestion")
+    expect(suggestion).to_have_attribute("data-status", "pending", timeout=10_000)
 
     # 3. The editor completes the draft (German, a clearer id and title) and approves it.
     review = page_for(width=1440, height=1000)
@@ -123,6 +128,9 @@ def test_what_second_level_solves_becomes_an_article_the_bot_uses_without_retrai
     expect(review.get_by_test_id("draft-result")).to_contain_text("Approved", timeout=20_000)
     approved_at = time.monotonic()
     screenshot(review, "editor-approved")
+    expect(suggestion).to_have_attribute("data-status", "approved", timeout=10_000)  # the agent sees it live
+    expect(suggestion).to_contain_text("Emil Stone")
+    screenshot(console, "console-suggestions")
     written = work / "data" / "kb" / "phone" / "no-vibration.yml"
     assert written.exists() and "Beim Klingeln vibrieren" in written.read_text()
 
@@ -133,6 +141,19 @@ def test_what_second_level_solves_becomes_an_article_the_bot_uses_without_retrai
     expect(web.messages(second, "bot").last).to_contain_text("Vibrate while ringing", timeout=20_000)
     screenshot(second, "widget-new-article")
     assert rasa_model(servers) == model_before
+
+    # 5. A message the bot did not understand arrives while the editor works (as the action server records
+    #    it on a fallback): switching to "Messages to label" shows it without reloading the page.
+    engine = make_engine(hub.database_url)
+    with make_session_factory(engine)() as session:
+        review_inbox.record(
+            session, conversation_id=uuid.uuid4().hex, language="en", text="the thingy blinks purple thrice",
+            intent="nlu_fallback", confidence=0.31, suggested="describe_problem", source="fallback",
+        )  # fmt: skip
+    engine.dispose()
+    review.get_by_test_id("tab-messages").click()
+    expect(review.get_by_test_id("message-row").filter(has_text="blinks purple")).to_be_visible(timeout=10_000)
+    screenshot(review, "editor-messages")
     assert not customer.errors and not console.errors and not review.errors and not second.errors
 
 
