@@ -28,6 +28,7 @@ import asyncio
 import itertools
 import json
 import logging
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -244,9 +245,13 @@ def install_payload_shortcut() -> None:
     MessageProcessor._parse_message_with_graph = _parse_message_with_graph  # type: ignore[method-assign]
 
 
+_background_load = threading.local()  # set in the worker thread of a `PUT /model` load
+
+
 def install_gc_freeze_after_model_load() -> None:
     """Freeze what a loaded model consists of (bot/gc_pauses.py); before a model is replaced, thaw it so the
-    old one can be freed."""
+    old one can be freed. A `PUT /model` load in the background leaves both to the moment after the swap
+    (`_refreeze`): the current model stays frozen while it keeps answering, and the collector runs once."""
     from rasa.core.agent import Agent
 
     if getattr(Agent.load_model, "freezes_gc", False):
@@ -254,6 +259,9 @@ def install_gc_freeze_after_model_load() -> None:
     original = Agent.load_model
 
     def load_model(self: Agent, *args: Any, **kwargs: Any) -> None:
+        if getattr(_background_load, "active", False):
+            original(self, *args, **kwargs)
+            return
         gc_pauses.thaw()
         original(self, *args, **kwargs)
         gc_pauses.freeze_long_lived("Rasa model loaded")
@@ -272,8 +280,15 @@ def install_model_loading_in_background() -> None:
         return
     original = rasa.server._load_agent
 
+    def load_in_thread(*args: Any, **kwargs: Any) -> Any:
+        _background_load.active = True  # the executor's threads are reused: unset afterwards
+        try:
+            return asyncio.run(original(*args, **kwargs))
+        finally:
+            _background_load.active = False
+
     async def _load_agent(*args: Any, **kwargs: Any) -> Any:
-        agent = await asyncio.to_thread(lambda: asyncio.run(original(*args, **kwargs)))
+        agent = await asyncio.to_thread(load_in_thread, *args, **kwargs)
         # once the handler has swapped the agents (it does so right after this returns, without awaiting), the
         # old model's objects are unreachable: thaw so the collector frees them, then freeze the new model again
         asyncio.get_running_loop().call_soon(_refreeze)

@@ -377,7 +377,8 @@ async def reject(hub: Hub, agent: Agent, draft_id: int, reason: str) -> dict:
         _pending(draft)
         draft.status, draft.reject_reason = "rejected", reason.strip()
         draft.reviewer_id, draft.decided_at = agent.id, hub.now()
-    await _tell_author(hub, draft, agent)
+        summary = await _ticket_summary(session, draft)
+    await _tell_author(hub, suggestion(draft, summary, agent.display_name), draft.author_id)
     return describe(draft, reviewer=agent)
 
 
@@ -418,14 +419,14 @@ async def suggestions_of(hub: Hub, agent: Agent) -> list[dict]:
     return [suggestion(draft, summary, name) for draft, summary, name in rows]
 
 
-async def _tell_author(hub: Hub, draft: Draft, reviewer: Agent) -> None:
-    """The agent whose resolution became this draft sees the verdict live (and in their list later)."""
-    if draft.author_id is None:
-        return
-    async with hub.sessions() as session:
-        summary = await session.scalar(select(Ticket.summary).where(Ticket.id == draft.ticket_id))
-    event = {"type": "suggestion_decided", "suggestion": suggestion(draft, summary or "", reviewer.display_name)}
-    await hub.events.to_agent(draft.author_id, event)
+async def _ticket_summary(session: AsyncSession, draft: Draft) -> str:
+    return await session.scalar(select(Ticket.summary).where(Ticket.id == draft.ticket_id)) or ""
+
+
+async def _tell_author(hub: Hub, decided: dict, author_id: int | None) -> None:
+    """The agent whose resolution became the draft sees the verdict live (and in their list later)."""
+    if author_id is not None:
+        await hub.events.to_agent(author_id, {"type": "suggestion_decided", "suggestion": decided})
 
 
 @dataclass
@@ -465,7 +466,8 @@ async def approve(hub: Hub, agent: Agent, draft_id: int, retrain: RetrainTrigger
         stored = await _load(session, draft_id)
         stored.status, stored.result = "approved", result
         stored.reviewer_id, stored.decided_at = agent.id, hub.now()
-    await _tell_author(hub, stored, agent)
+        summary = await _ticket_summary(session, stored)
+    await _tell_author(hub, suggestion(stored, summary, agent.display_name), stored.author_id)
     return describe(stored, reviewer=agent)
 
 

@@ -72,25 +72,20 @@ async def queue_snapshot(session: AsyncSession, hub: Hub):
 OPEN = ("queued", "assigned")  # a ticket still with second level
 
 
+def _latest_open(query, conversation_id):
+    """`query` narrowed to the conversation's newest ticket that is still with second level."""
+    open_ones = query.where(Ticket.conversation_id == conversation_id, Ticket.status.in_(OPEN))
+    return open_ones.order_by(Ticket.id.desc()).limit(1)
+
+
 async def open_ticket_of(session: AsyncSession, conversation_id: str) -> Ticket | None:
     """The conversation's ticket that is still with second level (queued or assigned)."""
-    return await session.scalar(
-        select(Ticket)
-        .where(Ticket.conversation_id == conversation_id, Ticket.status.in_(OPEN))
-        .order_by(Ticket.id.desc())
-        .limit(1)
-    )
+    return await session.scalar(_latest_open(select(Ticket), conversation_id))
 
 
 async def conversation_and_open_ticket(session: AsyncSession, conversation_id: str) -> tuple[Conversation, int | None]:
     """The conversation and the id of its open ticket if any, in one read."""
-    open_ticket = (
-        select(Ticket.id)
-        .where(Ticket.conversation_id == Conversation.id, Ticket.status.in_(OPEN))
-        .order_by(Ticket.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
+    open_ticket = _latest_open(select(Ticket.id), Conversation.id).scalar_subquery()
     row = (await session.execute(select(Conversation, open_ticket).where(Conversation.id == conversation_id))).one()
     return row[0], row[1]
 
