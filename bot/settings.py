@@ -86,6 +86,34 @@ class Settings(BaseSettings):
     session_hours: int = Field(default=12, description="How long an agent's sign-in lasts.")
     cookie_secure: bool = Field(default=False, description="Send the session cookie over HTTPS only (production).")
 
+    # -- e-mail replies to customers who left the chat (handoff/outbox.py, handoff/mail.py) ---------------
+    smtp_url: str = Field(
+        default="",
+        description="Mail server for replies to absent customers: smtp://user:password@host:587 (STARTTLS when "
+        "the server offers it) or smtps://...:465. Empty: each e-mail is written as a .eml file into MAIL_DIR.",
+    )
+    mail_from: str = Field(default="Support <support@localhost>", description="Sender of e-mails to customers.")
+    mail_dir: Path = Field(default=VAR_DIR / "mail", description="Where e-mails go when no SMTP_URL is set.")
+    hub_secret: str = Field(
+        default="", description="Key that signs the links in e-mails; generated into var/ when empty."
+    )
+    resume_link_days: int = Field(default=14, gt=0, description="How long a link in an e-mail reopens the chat.")
+    public_url: str = Field(
+        default="",
+        description="The page that embeds the chat widget, for the link in e-mails (default: the hub's demo shop).",
+    )
+    email_delay_s: float = Field(
+        default=60,
+        ge=0,
+        description="An absent customer's replies are gathered this long into one e-mail (agents often write twice).",
+    )
+    customer_away_after_s: float = Field(
+        default=20,
+        gt=0,
+        description="A customer without an open WebSocket counts as away this many seconds after their last request "
+        "(the widget's polling fallback asks every few seconds).",
+    )
+
     # -- metrics (bot/article_health.py, handoff/metrics.py, /metrics) ----------------------------------
     guide_abandon_after_min: float = Field(
         default=30, gt=0, description="A guide run still open this many minutes after its last step is abandoned."
@@ -114,14 +142,20 @@ class Settings(BaseSettings):
 
     def resolved_rasa_token(self) -> str:
         """The configured token, or one generated once and kept in `var/rasa_token` (never committed)."""
-        if self.rasa_token:
-            return self.rasa_token
-        path = VAR_DIR / "rasa_token"
-        if not path.exists():
-            VAR_DIR.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(24))
-            path.chmod(0o600)
-        return path.read_text().strip()
+        return self.rasa_token or _generated_secret("rasa_token")
+
+    def resolved_hub_secret(self) -> str:
+        """The key that signs the hub's links, or one generated once and kept in `var/hub_secret`."""
+        return self.hub_secret or _generated_secret("hub_secret")
+
+
+def _generated_secret(name: str) -> str:
+    path = VAR_DIR / name
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 @lru_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -13,12 +14,13 @@ from bot.db import make_engine, make_session_factory
 from bot.gc_pauses import freeze_long_lived
 from bot.kb.service import KnowledgeBase
 from bot.settings import Settings
-from handoff import retraining
+from handoff import outbox, retraining
 from handoff.availability import parse_opening_hours
 from handoff.db import make_async_engine, make_sessions
 from handoff.events import Events
 from handoff.hub import Hub
 from handoff.keys import HUB, METRICS, SETTINGS
+from handoff.mail import make_transport
 from handoff.middleware import MAX_BODY, errors, security_headers, widget_cors
 from handoff.models import Agent, Ticket
 from handoff.openapi import document
@@ -93,11 +95,15 @@ async def _resources(app: web.Application):
     )
     app[HUB] = hub
     await _resume_grace_periods(hub)
+    stopping = asyncio.Event()
+    mailer = asyncio.create_task(outbox.run(hub, make_transport(settings), stopping))
     try:
         yield
     finally:
-        for task in list(hub.grace_tasks.values()):
+        stopping.set()  # the outbox ends between two e-mails: a cancelled database call could hang the pool
+        for task in [*hub.grace_tasks.values(), *hub.background]:
             task.cancel()
+        await asyncio.gather(mailer, *hub.background, return_exceptions=True)
         await hub.retrainer.close()
         await rasa.close()
         await engine.dispose()

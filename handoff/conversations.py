@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.handoff_packet import summarize
 from bot.language import DEFAULT, SUPPORTED, detect_language
 from bot.messages import text as catalogue_text
-from handoff import inbox, serialize, tickets
+from handoff import inbox, outbox, serialize, tickets
 from handoff.errors import BotUnavailable, Conflict, Invalid, NotFound, TooLarge, Unauthorized
 from handoff.hub import Hub
 from handoff.models import Agent, Conversation, Message, Transition
@@ -46,7 +46,8 @@ async def create(hub: Hub, language: str | None) -> tuple[Conversation, str]:
 async def authenticate(hub: Hub, conversation_id: str, token: str | None) -> str:
     """The id of the conversation the token opens; a token opens only its own conversation.
 
-    A conversation's token hash never changes, so the hub remembers the hashes it has read (no read per request)."""
+    A conversation's token hash never changes, so the hub remembers the hashes it has read (no read per request).
+    The signed key of an e-mail's link (handoff/outbox.py) opens the conversation too, until it expires."""
     if not token:
         raise Unauthorized("Send the conversation's token as 'Authorization: Bearer <token>'.", "token_missing")
     known = hub.token_hashes.get(conversation_id)
@@ -56,8 +57,9 @@ async def authenticate(hub: Hub, conversation_id: str, token: str | None) -> str
         if known is None:
             raise NotFound("There is no such conversation.", "conversation_not_found")
     hub.remember_token_hash(conversation_id, known)
-    if not hmac.compare_digest(known, _hash(token)):
+    if not (hmac.compare_digest(known, _hash(token)) or outbox.link_opens(hub, conversation_id, token)):
         raise Unauthorized("This token does not open this conversation.", "token_invalid")
+    hub.saw_customer(conversation_id)
     return conversation_id
 
 

@@ -51,6 +51,10 @@ class Events:
     def connected_agents(self) -> set[int]:
         return set(self._agents)
 
+    def is_watched(self, conversation_id: str) -> bool:
+        """Whether a customer socket of this conversation is open."""
+        return bool(self._conversations.get(conversation_id))
+
     def watched_conversations(self) -> set[str]:
         return set(self._conversations)
 

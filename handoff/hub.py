@@ -42,7 +42,9 @@ class Hub:
         default_factory=lambda: SlidingWindowCounterRateLimiter(MemoryStorage())
     )
     grace_tasks: dict[int, asyncio.Task] = field(default_factory=dict)
+    background: set[asyncio.Task] = field(default_factory=set)  # short tasks the hub cancels when it stops
     token_hashes: OrderedDict[str, str] = field(default_factory=OrderedDict)  # conversation id -> its token's hash
+    customers_seen: OrderedDict[str, datetime] = field(default_factory=OrderedDict)  # id -> their last request
     _locks: weakref.WeakValueDictionary = field(default_factory=weakref.WeakValueDictionary)
 
     def remember_token_hash(self, conversation_id: str, token_hash: str, keep: int = 50_000) -> None:
@@ -51,6 +53,24 @@ class Hub:
         self.token_hashes.move_to_end(conversation_id)
         while len(self.token_hashes) > keep:
             self.token_hashes.popitem(last=False)
+
+    def saw_customer(self, conversation_id: str, keep: int = 50_000) -> None:
+        """The customer of this conversation made a request (or closed their socket) just now."""
+        self.customers_seen[conversation_id] = self.now()
+        self.customers_seen.move_to_end(conversation_id)
+        while len(self.customers_seen) > keep:
+            self.customers_seen.popitem(last=False)
+
+    def customer_last_seen(self, conversation_id: str) -> datetime | None:
+        """When the customer last made a request or closed their socket (kept in memory: None after a restart)."""
+        return self.customers_seen.get(conversation_id)
+
+    def customer_present(self, conversation_id: str) -> bool:
+        """Whether the customer has the chat open: a socket now, or a request (a poll) a moment ago."""
+        if self.events.is_watched(conversation_id):
+            return True
+        seen = self.customers_seen.get(conversation_id)
+        return seen is not None and (self.now() - seen).total_seconds() < self.settings.customer_away_after_s
 
     def lock(self, conversation_id: str) -> asyncio.Lock:
         """One customer message at a time per conversation (in this process)."""

@@ -156,3 +156,24 @@ class Draft(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class OutgoingMail(Base):
+    """An e-mail to a customer who left the chat: the replies after `after_message_id`, gathered until `send_after`.
+
+    One pending e-mail per conversation at a time; `status` pending -> sent, skipped (the customer came back and
+    read them in the chat) or failed (the mail server refused it `attempts` times; `last_error` says why)."""
+
+    __tablename__ = "hub_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("hub_conversations.id"), index=True)
+    to_address: Mapped[str] = mapped_column(String(254))
+    after_message_id: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    send_after: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    message_ids: Mapped[list[int]] = mapped_column(JSON, default=list)  # what the sent e-mail contained
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

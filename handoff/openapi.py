@@ -168,7 +168,7 @@ OPERATIONS = [
     (
         "get",
         "/api/v1/agent/tickets/{ticket_id}",
-        "Transcript, bot context, notes, history",
+        "Transcript, bot context, notes, history, whether the customer is still there, what was e-mailed",
         None,
         200,
         {"type": "object"},

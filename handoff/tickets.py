@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from bot.messages import text as catalogue_text
-from handoff import drafts, serialize
+from handoff import drafts, outbox, serialize
 from handoff.errors import Conflict, Forbidden, Invalid, NotFound
 from handoff.hub import Hub
 from handoff.models import Agent, Conversation, Message, Note, Ticket, Transition
@@ -218,6 +218,7 @@ async def ticket_detail(hub: Hub, agent: Agent, ticket_id: int) -> dict:
                 select(Transition).where(Transition.conversation_id == conversation.id).order_by(Transition.id)
             )
         ).all()
+        emailed = await outbox.emailed_message_ids(session, conversation.id)
     packet = ticket.packet or {}
     context = ticket.bot_context or {}
     article_id = packet.get("article_id")
@@ -238,6 +239,8 @@ async def ticket_detail(hub: Hub, agent: Agent, ticket_id: int) -> dict:
         },
         "notes": [serialize.note(n, authors.get(n.agent_id)) for n in notes],
         "history": [serialize.transition(t) for t in history],
+        "customer": {"present": hub.customer_present(conversation.id), "email": conversation.email},
+        "emailed_message_ids": emailed,
     }
 
 
@@ -331,6 +334,7 @@ async def agent_message(
             )
             if ticket.first_agent_reply_at is None:
                 ticket.first_agent_reply_at = hub.now()
+            await outbox.queue_reply(session, hub, conversation, message)
     except IntegrityError:  # the same client_id again (a retry): it was stored and relayed the first time
         if client_id is None:
             raise
@@ -390,6 +394,7 @@ async def resolve(hub: Hub, agent: Agent, ticket_id: int, note: str, kb_candidat
             system_message(session, conversation, "resolved", name=agent.display_name),
             system_message(session, conversation, "rating_request"),
         ]
+        await outbox.queue_reply(session, hub, conversation, messages[0])
     return await _after_close(hub, agent, ticket, conversation, messages)
 
 
@@ -406,6 +411,7 @@ async def escalate(hub: Hub, agent: Agent, ticket_id: int, group: str, note: str
         move(session, conversation, "closed", f"agent:{agent.username}", f"escalated to {group}")
         group_name = catalogue_text(f"hub_group_{group}", conversation.language)
         messages = [system_message(session, conversation, "escalated", name=agent.display_name, group=group_name)]
+        await outbox.queue_reply(session, hub, conversation, messages[0])
     return await _after_close(hub, agent, ticket, conversation, messages)
 
 

@@ -802,7 +802,41 @@ function renderConversation() {
   renderTranscript();
   renderConversationMode();
   renderTyping();
+  renderCustomerAway();
   renderContext();
+}
+
+/** In my chat: whether the customer has left, and what happens to my replies then. */
+function renderCustomerAway() {
+  const customer = state.detail?.customer;
+  const away = Boolean(state.openId && isMine(state.openId) && customer && !customer.present);
+  show($("customer-away"), away);
+  if (!away) return;
+  $("customer-away").replaceChildren(
+    icon("mail"),
+    customer.email
+      ? el(
+          "span",
+          {},
+          "The customer has left the chat. Your replies are e-mailed to ",
+          el("strong", {}, customer.email),
+          " shortly after you send them.",
+        )
+      : el("span", {}, "The customer has left the chat and left no e-mail address: they see your replies when they come back."),
+  );
+}
+
+function onCustomerPresence(ticketId, present) {
+  if (key(ticketId) !== state.openId || !state.detail?.customer) return;
+  state.detail.customer.present = present;
+  renderCustomerAway();
+}
+
+function onEmailed(conversationId, messageIds) {
+  const detail = state.detail;
+  if (!detail || detail.ticket.conversation_id !== conversationId) return;
+  detail.emailed_message_ids = [...new Set([...(detail.emailed_message_ids ?? []), ...messageIds])];
+  renderTranscript();
 }
 
 function renderConversationHeader() {
@@ -832,6 +866,7 @@ function renderConversationMode(closedReason) {
   }
   $("preview-claim").disabled = state.claiming.has(id);
   renderTyping();
+  renderCustomerAway();
   for (const button of document.querySelectorAll("[data-testid='kb-send-step']")) button.disabled = !mine;
 }
 
@@ -918,6 +953,9 @@ function messageExtras(message) {
       ),
     );
   }
+  if (message.sender === "agent" && state.detail?.emailed_message_ids?.includes(message.id)) {
+    tags.push(el("span", { class: "tag tag--emailed", "data-testid": "emailed" }, icon("mail"), "E-mailed"));
+  }
   if (meta.handoff) {
     tags.push(
       el(
@@ -992,6 +1030,7 @@ function onMessage(ticketId, message) {
   if (message.sender === "customer") {
     state.lastText.set(id, message.text);
     clearRemoteTyping(id);
+    onCustomerPresence(ticketId, true); // they just wrote
   }
   if (id === state.openId && state.detail) {
     addMessageToOpen(message);
@@ -1876,6 +1915,8 @@ const SOCKET_HANDLERS = {
   suggestion_decided: (e) => onSuggestionDecided(e.suggestion),
   message: (e) => onMessage(e.ticket_id, e.message),
   typing: (e) => onCustomerTyping(e.ticket_id, e.typing),
+  customer_presence: (e) => onCustomerPresence(e.ticket_id, e.present),
+  emailed: (e) => onEmailed(e.conversation_id, e.message_ids),
   presence: (e) => onPresence(e.agent),
   ack: (e) => onAck(e.client_id, e.message),
   error: (e) => onSocketError(e.client_id, e.error),

@@ -173,9 +173,10 @@
 
   // ------------------------------------------------------------------ state
 
+  let linkFollowed = false; // the page was opened from an e-mail's link
   const state = {
     lang: configuredLanguage,
-    conv: loadStoredConversation(), // {id, token} of the current conversation, or null
+    conv: conversationFromLink() || loadStoredConversation(), // {id, token} of the current conversation, or null
     ready: false, // the conversation exists and its history is shown
     status: null, // "bot" | "queued" | "agent" | "closed"
     queue: null,
@@ -196,7 +197,7 @@
   const rendered = new Map(); // message id -> element
   const pending = new Map(); // client_id -> {clientId, el, texts}: optimistic customer messages
   let ui = null;
-  let openOnMount = false;
+  let openOnMount = linkFollowed;
   let setup = null; // the running restore/create, shared by everyone who needs the conversation
   let failedDraft = null; // {text, clientId} of the last text that could not be sent (same id on retry)
   let errorAction = null;
@@ -280,6 +281,21 @@
   }
 
   // ------------------------------------------------------------------ storage
+
+  /** The link in a reply e-mail (#support-chat=<id>~<key>) opens that conversation here, and the chat at once. */
+  function conversationFromLink() {
+    const match = /(?:^#|&)support-chat=([0-9a-f]{32})~([\w.-]+)/.exec(window.location.hash);
+    if (!match) return null;
+    const conv = { id: match[1], token: match[2] };
+    storeConversation(conv);
+    linkFollowed = true;
+    try {
+      window.history.replaceState(null, "", window.location.pathname + window.location.search); // the key stays private
+    } catch {
+      /* sandboxed page: the link stays in the address bar */
+    }
+    return conv;
+  }
 
   function loadStoredConversation() {
     try {

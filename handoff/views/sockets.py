@@ -66,7 +66,10 @@ async def customer_socket(request: web.Request) -> web.WebSocketResponse:
     )
     socket = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME)
     await socket.prepare(request)
+    arriving = not hub.events.is_watched(conversation_id)  # their first open socket
     hub.events.join_conversation(conversation_id, socket)
+    if arriving:
+        await _customer_presence(hub, conversation_id, present=True)
     try:
         async for data in _frames(socket):
             kind = data.get("type")
@@ -86,7 +89,32 @@ async def customer_socket(request: web.Request) -> web.WebSocketResponse:
                     await _reply_error(socket, exc, client_id)
     finally:
         hub.events.leave_conversation(conversation_id, socket)
+        hub.saw_customer(conversation_id)  # away counts from now
+        if not hub.events.is_watched(conversation_id):
+            _later_check_presence(hub, conversation_id)
     return socket
+
+
+async def _customer_presence(hub: Hub, conversation_id: str, present: bool) -> None:
+    """The agent of the chat sees whether the customer is still there (or their replies will be e-mailed)."""
+    async with hub.sessions() as session:
+        ticket = await tickets.open_ticket_of(session, conversation_id)
+    if ticket is not None and ticket.agent_id is not None:
+        event = {"type": "customer_presence", "ticket_id": ticket.id, "present": present}
+        await hub.events.to_agent(ticket.agent_id, event)
+
+
+def _later_check_presence(hub: Hub, conversation_id: str) -> None:
+    """The last socket closed: a reload reconnects within seconds, so tell the agent only once the customer is away."""
+
+    async def check() -> None:
+        await asyncio.sleep(hub.settings.customer_away_after_s + 0.1)
+        if not hub.customer_present(conversation_id):
+            await _customer_presence(hub, conversation_id, present=False)
+
+    task = asyncio.create_task(check())
+    hub.background.add(task)
+    task.add_done_callback(hub.background.discard)
 
 
 async def _customer_typing(hub: Hub, conversation_id: str, typing: bool) -> None:

@@ -27,6 +27,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 class LiveHub:
     url: str
     database_url: str
+    mail_dir: Path | None = None  # where the hub writes its e-mails (no SMTP_URL)
 
     def create_agent(self, display_name: str, role: str = "agent", **options: str) -> str:
         """A new agent through the command line (as an admin would); returns the username."""
@@ -57,17 +58,21 @@ class LiveHub:
 @pytest.fixture(scope="session")
 def live_hub(servers, tmp_path_factory) -> Iterator[LiveHub]:
     settings = servers.settings.model_copy(update={"hub_port": HUB_PORT})
-    log = tmp_path_factory.mktemp("hub") / "hub.log"
+    work = tmp_path_factory.mktemp("hub")
+    log = work / "hub.log"
     process = runtime.start_hub(
         settings,
         log,
         RATE_CONVERSATIONS_PER_MINUTE="1000",
         RASA_TIMEOUT_S="10",
         AGENT_GRACE_S="2",
+        MAIL_DIR=str(work / "mail"),
+        EMAIL_DELAY_S="1",
+        CUSTOMER_AWAY_AFTER_S="2",
     )
     try:
         runtime.wait_until_up(runtime.hub_ready_url(settings), 60, process)
-        yield LiveHub(settings.hub_url, settings.database_url)
+        yield LiveHub(settings.hub_url, settings.database_url, work / "mail")
     finally:
         runtime.stop(process)
         print(log.read_text()[-3000:])

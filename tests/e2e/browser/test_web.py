@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import email
 import re
+import uuid
+from email.policy import default as default_policy
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -178,3 +182,50 @@ def test_the_widget_fills_a_phone_screen_and_works_with_the_keyboard(live_hub, p
     screenshot(phone, "widget-phone")
     phone.keyboard.press("Escape")
     expect(panel).to_be_hidden()
+
+
+def test_a_customer_who_left_gets_the_reply_by_email_and_its_link_reopens_the_chat(live_hub, page_for):
+    console = sign_in(page_for(), live_hub, live_hub.create_agent("Greta Hahn"))
+    customer = open_shop(page_for(locale="de-DE"), live_hub)
+    customer_says(customer, "Meine Kamera zeigt seit gestern nur noch einen schwarzen Bildschirm")
+    expect(messages(customer, "bot").first).to_be_visible(timeout=20_000)
+    customer_says(customer, "Ich möchte bitte mit einem Menschen sprechen")
+    expect(customer.get_by_test_id("queue")).to_be_visible(timeout=20_000)
+    address = f"kunde-{uuid.uuid4().hex[:8]}@example.org"
+    stored = customer.evaluate(
+        "() => JSON.parse(Object.entries(localStorage).find(([k]) => k.startsWith('support-widget:'))[1])"
+    )
+    response = httpx.post(  # what the widget's e-mail form sends (it shows only while nobody is online)
+        f"{live_hub.url}/api/v1/conversations/{stored['id']}/contact",
+        json={"email": address},
+        headers={"Authorization": f"Bearer {stored['token']}"},
+    )
+    assert response.status_code == 200, response.text
+    customer.context.close()  # the customer leaves
+
+    claim_from_queue(console, "schwarzen Bildschirm")
+    away = console.get_by_test_id("customer-away")
+    expect(away).to_contain_text(address, timeout=10_000)
+    console.get_by_test_id("composer").fill("Bitte nehmen Sie den Akku für 30 Sekunden heraus und setzen ihn ein.")
+    console.get_by_test_id("send").click()
+    expect(console.get_by_test_id("emailed")).to_be_visible(timeout=15_000)
+    screenshot(console, "console-customer-away")
+
+    mails = [email.message_from_bytes(p.read_bytes(), policy=default_policy) for p in live_hub.mail_dir.glob("*.eml")]
+    (mail,) = [m for m in mails if m["To"] == address]
+    plain = mail.get_body(("plain",)).get_content()
+    assert "Akku für 30 Sekunden" in plain and mail["Subject"].startswith("Eine Antwort auf Ihre Supportanfrage")
+    link = re.search(r"http\S+#support-chat=\S+", plain).group(0)
+
+    elsewhere = page_for(width=390, height=780, locale="de-DE")  # another device: nothing stored there
+    elsewhere.goto(link)
+    expect(elsewhere.get_by_test_id("panel")).to_be_visible(timeout=10_000)  # the link opens the chat at once
+    expect(messages(elsewhere, "customer").first).to_contain_text("schwarzen Bildschirm", timeout=10_000)
+    expect(messages(elsewhere, "agent").last).to_contain_text("Akku für 30 Sekunden")
+    assert "support-chat" not in elsewhere.url  # the key does not stay in the address bar
+    elsewhere.wait_for_timeout(400)  # the panel's opening animation
+    screenshot(elsewhere, "widget-from-email")
+    customer_says(elsewhere, "Das hat geholfen, danke!")
+    expect(console.get_by_test_id("transcript")).to_contain_text("Das hat geholfen", timeout=10_000)
+    expect(away).to_be_hidden()
+    assert not elsewhere.errors and not console.errors

@@ -1,0 +1,186 @@
+"""Replies to customers who left the chat go out by e-mail, if they left an address (the widget promises it).
+
+When an agent answers (or closes the case) while the customer is away, the transaction that stores the message
+also queues an e-mail (`queue_reply`). It waits EMAIL_DELAY_S, gathering whatever else is written meanwhile, and
+is then sent with everything the customer has not seen (`deliver_due`, run by the hub's background `run` loop).
+A customer who comes back before that reads the replies in the chat: the e-mail is skipped. Sending is
+at-least-once: a failed send is retried with growing pauses, and is marked failed (with the reason) after
+MAX_ATTEMPTS; a crash between sending and recording it may send the same e-mail again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime, timedelta
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handoff.hub import Hub
+from handoff.mail import Reply, Transport, compose
+from handoff.models import Agent, Conversation, Message, OutgoingMail, Ticket
+from handoff.serialize import aware
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 8
+POLL_S = 0.5
+BATCH = 20
+LINK_SALT = "conversation-link"
+
+
+# -- queueing (inside the caller's transaction) ---------------------------------------------------------------
+async def queue_reply(session: AsyncSession, hub: Hub, conversation: Conversation, message: Message) -> None:
+    """`message` (from an agent, or a closing notice) is for a customer who may not see it: e-mail it later."""
+    if not conversation.email or hub.customer_present(conversation.id):
+        return
+    pending = await session.scalar(
+        select(OutgoingMail.id).where(OutgoingMail.conversation_id == conversation.id, OutgoingMail.status == "pending")
+    )
+    if pending is not None:  # an e-mail is already gathering this conversation's replies
+        return
+    await session.flush()  # the message's id
+    session.add(
+        OutgoingMail(
+            conversation_id=conversation.id,
+            to_address=conversation.email,
+            after_message_id=message.id - 1,
+            send_after=hub.now() + timedelta(seconds=hub.settings.email_delay_s),
+        )
+    )
+
+
+# -- sending ------------------------------------------------------------------------------------------------
+async def run(hub: Hub, transport: Transport, stopping: asyncio.Event) -> None:
+    """Send due e-mails until `stopping` is set (the hub's background task)."""
+    while not stopping.is_set():
+        try:
+            await deliver_due(hub, transport)
+        except Exception:  # a database hiccup must not end the loop
+            log.exception("the outbox could not be processed")
+        with contextlib.suppress(TimeoutError):  # the pause between two looks, cut short by stopping
+            await asyncio.wait_for(stopping.wait(), POLL_S)
+
+
+async def deliver_due(hub: Hub, transport: Transport) -> int:
+    """Send every pending e-mail whose gathering time is over; returns how many were sent."""
+    async with hub.sessions() as session:
+        due = (
+            await session.scalars(
+                select(OutgoingMail.id)
+                .where(OutgoingMail.status == "pending", OutgoingMail.send_after <= hub.now())
+                .order_by(OutgoingMail.id)
+                .limit(BATCH)
+            )
+        ).all()
+    sent = 0
+    for mail_id in due:
+        sent += await _deliver(hub, transport, mail_id)
+    return sent
+
+
+async def _deliver(hub: Hub, transport: Transport, mail_id: int) -> bool:
+    async with hub.sessions() as session, session.begin():
+        mail = await session.get(OutgoingMail, mail_id)
+        conversation = await session.get(Conversation, mail.conversation_id)
+        replies, message_ids = await _unseen_replies(session, mail, hub.customer_last_seen(conversation.id))
+        if hub.customer_present(conversation.id) or not replies:
+            mail.status = "skipped"  # they are here, or came back and read it all in the chat
+            return False
+        ticket_id = await session.scalar(
+            select(Ticket.id).where(Ticket.conversation_id == conversation.id).order_by(Ticket.id.desc()).limit(1)
+        )
+        mail.to_address = conversation.email or mail.to_address
+        email = compose(
+            to=mail.to_address,
+            sender=hub.settings.mail_from,
+            language=conversation.language,
+            ticket_id=ticket_id,
+            replies=replies,
+            link=conversation_link(hub, conversation.id),
+            link_days=hub.settings.resume_link_days,
+        )
+    try:
+        await transport.send(email)
+    except Exception as exc:  # refused, unreachable, timed out: try again later
+        await _record_failure(hub, mail_id, exc)
+        return False
+    async with hub.sessions() as session, session.begin():
+        mail = await session.get(OutgoingMail, mail_id)
+        mail.status, mail.sent_at, mail.message_ids = "sent", hub.now(), message_ids
+    await _tell_agent(hub, conversation, message_ids, mail.to_address)
+    return True
+
+
+async def _unseen_replies(
+    session: AsyncSession, mail: OutgoingMail, last_seen: datetime | None
+) -> tuple[list[Reply], list[int]]:
+    """The replies the customer has not seen: written after the mail's start and after their last visit."""
+    rows = (
+        await session.execute(
+            select(Message, Agent.display_name)
+            .outerjoin(Agent, Agent.id == Message.agent_id)
+            .where(
+                Message.conversation_id == mail.conversation_id,
+                Message.id > mail.after_message_id,
+                Message.sender.in_(("agent", "system")),
+            )
+            .order_by(Message.id)
+        )
+    ).all()
+    if last_seen is not None:  # they came back meanwhile and read what was there then
+        rows = [(message, name) for message, name in rows if aware(message.created_at) > last_seen]
+    replies = [Reply(author=name or "", text=message.text, sent_at=aware(message.created_at)) for message, name in rows]
+    return replies, [message.id for message, _ in rows]
+
+
+async def _record_failure(hub: Hub, mail_id: int, exc: Exception) -> None:
+    async with hub.sessions() as session, session.begin():
+        mail = await session.get(OutgoingMail, mail_id)
+        mail.attempts += 1
+        mail.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+        if mail.attempts >= MAX_ATTEMPTS:
+            mail.status = "failed"
+            log.error("gave up e-mailing %s after %d attempts: %s", mail.conversation_id, MAX_ATTEMPTS, exc)
+        else:
+            mail.send_after = hub.now() + timedelta(seconds=min(30 * 2 ** (mail.attempts - 1), 3600))
+            log.warning("e-mail for conversation %s failed (attempt %d): %s", mail.conversation_id, mail.attempts, exc)
+
+
+async def _tell_agent(hub: Hub, conversation: Conversation, message_ids: list[int], address: str) -> None:
+    """The agent of the chat sees which of their messages went out by e-mail."""
+    if conversation.agent_id is not None:
+        event = {"type": "emailed", "conversation_id": conversation.id, "message_ids": message_ids, "to": address}
+        await hub.events.to_agent(conversation.agent_id, event)
+
+
+async def emailed_message_ids(session: AsyncSession, conversation_id: str) -> list[int]:
+    """The conversation's messages that went out by e-mail."""
+    sent = await session.scalars(
+        select(OutgoingMail.message_ids).where(
+            OutgoingMail.conversation_id == conversation_id, OutgoingMail.status == "sent"
+        )
+    )
+    return sorted({message_id for ids in sent for message_id in ids})
+
+
+# -- the link in the e-mail ---------------------------------------------------------------------------------
+def _signer(hub: Hub) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(hub.settings.resolved_hub_secret(), salt=LINK_SALT)
+
+
+def conversation_link(hub: Hub, conversation_id: str) -> str:
+    """The widget's page with a signed key that opens this conversation (for RESUME_LINK_DAYS)."""
+    page = hub.settings.public_url or f"{hub.settings.hub_url}/shop"
+    return f"{page.split('#', 1)[0]}#support-chat={conversation_id}~{_signer(hub).dumps(conversation_id)}"
+
+
+def link_opens(hub: Hub, conversation_id: str, key: str) -> bool:
+    """Whether `key` (from an e-mail's link) is a valid, unexpired key for this conversation."""
+    try:
+        value = _signer(hub).loads(key, max_age=hub.settings.resume_link_days * 86400)
+    except BadSignature:  # SignatureExpired is one
+        return False
+    return value == conversation_id
