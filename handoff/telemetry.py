@@ -7,7 +7,9 @@ Kept in the app's own registry (one per `create_app`, so several apps in one pro
 - `hub_open_websockets{side}` (customer, agent), from this process's live sockets;
 - read from the database at each scrape, so every hub instance reports the same, restarts included:
   `hub_queue_length{priority}` (queued tickets), `hub_conversations{state}` and the counter
-  `hub_handoffs_total{reason}` (tickets ever opened, by reason: tickets are never deleted, so it only grows).
+  `hub_handoffs_total{reason}` (tickets ever opened, by reason: tickets are never deleted, so it only grows),
+  `hub_outbox_emails{status}` (e-mails to customers who left the chat: pending, sent, skipped, failed; alert on
+  failed, whose reason is in `hub_outbox.last_error`).
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from handoff.hub import Hub
-from handoff.models import Conversation, Ticket
+from handoff.models import Conversation, OutgoingMail, Ticket
 from handoff.queue import PRIORITY_RANK
 
 STATES = ("bot", "queued", "agent", "closed")
+MAIL_STATES = ("pending", "sent", "skipped", "failed")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
 
 
@@ -35,6 +38,7 @@ class Snapshot:
     queue: dict[str, int] = field(default_factory=dict)
     states: dict[str, int] = field(default_factory=dict)
     handoffs: dict[str, int] = field(default_factory=dict)
+    emails: dict[str, int] = field(default_factory=dict)
 
 
 class _SnapshotCollector(Collector):
@@ -55,7 +59,12 @@ class _SnapshotCollector(Collector):
         handoffs = CounterMetricFamily("hub_handoffs", "Handoffs to second level, by reason.", labels=["reason"])
         for reason, count in sorted(snap.handoffs.items()):
             handoffs.add_metric([reason], count)
-        yield from (sockets, queue, states, handoffs)
+        emails = GaugeMetricFamily(
+            "hub_outbox_emails", "E-mails to customers who left the chat, by status.", labels=["status"]
+        )
+        for status in MAIL_STATES:
+            emails.add_metric([status], snap.emails.get(status, 0))
+        yield from (sockets, queue, states, handoffs, emails)
 
 
 class HubMetrics:
@@ -96,9 +105,11 @@ async def read_snapshot(hub: Hub) -> Snapshot:
         )
         states = await session.execute(select(Conversation.state, func.count()).group_by(Conversation.state))
         handoffs = await session.execute(select(Ticket.reason, func.count()).group_by(Ticket.reason))
+        emails = await session.execute(select(OutgoingMail.status, func.count()).group_by(OutgoingMail.status))
         return Snapshot(
             sockets=hub.events.socket_counts(),
             queue=dict(queue.all()),
             states=dict(states.all()),
             handoffs=dict(handoffs.all()),
+            emails=dict(emails.all()),
         )

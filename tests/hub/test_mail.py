@@ -17,6 +17,7 @@ from handoff.keys import HUB
 from handoff.mail import FileTransport, Reply, SmtpTransport, compose
 from handoff.models import OutgoingMail
 from tests.hub.conftest import closed_port, new_agent, queued_ticket
+from tests.hub.test_monitoring import key, scrape
 from tests.hub.test_websockets import _next
 
 ADDRESS = "kunde@example.org"
@@ -227,6 +228,9 @@ async def test_a_refused_email_is_retried_and_nothing_is_lost(mail_settings, smt
     assert row.status == "pending" and row.attempts == 1
     assert "ConnectionRefused" in row.last_error or "SMTPConnect" in row.last_error
     assert (row.send_after - row.created_at).total_seconds() > 20  # a pause before the next attempt
+    found = await scrape(client)
+    assert found[key("hub_outbox_emails", status="pending")] == 1
+    assert found[key("hub_outbox_emails", status="sent")] == 0
 
     handler = Inbox()
     controller = Controller(handler, hostname="127.0.0.1", port=smtp_port)
@@ -242,6 +246,7 @@ async def test_a_refused_email_is_retried_and_nothing_is_lost(mail_settings, smt
         while (row := (await _outbox(client))[0]).status == "pending":
             await asyncio.sleep(0.05)
     assert row.status == "sent" and row.attempts == 1
+    assert (await scrape(client))[key("hub_outbox_emails", status="sent")] == 1
 
 
 async def test_the_agent_sees_the_customer_leave_and_come_back_and_what_was_emailed(mail_client, inbox):
