@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import guide_runs
 from actions.common import language, latest_text, say
 from actions.services import knowledge_base
-from bot.handoff_packet import Device, HandoffPacket, StepOutcome, summarize
+from bot.handoff_packet import Device, HandoffPacket, StepOutcome, StepShown, summarize
 from bot.kb.service import ArticleView
 
 
@@ -29,6 +29,7 @@ def build_packet(tracker: Tracker, reason: str, article: ArticleView | None = No
         priority = article.priority if article and article.priority != "low" else "normal"
     category = tracker.get_slot("device_category")
     brand = tracker.get_slot("brand")
+    steps_tried = [StepOutcome(**s) for s in tracker.get_slot("steps_tried") or []]
     return HandoffPacket(
         conversation_id=tracker.sender_id,
         reason=reason,
@@ -41,9 +42,22 @@ def build_packet(tracker: Tracker, reason: str, article: ArticleView | None = No
         ),
         topic=article.topic if article else None,
         article_id=article_id,
-        steps_tried=[StepOutcome(**s) for s in tracker.get_slot("steps_tried") or []],
+        steps_tried=steps_tried,
+        step_shown=_step_shown(tracker, article, steps_tried),
         summary=summarize(tracker.get_slot("problem_text") or latest_text(tracker) or "-"),
     )
+
+
+def _step_shown(tracker: Tracker, article: ArticleView | None, tried: list[StepOutcome]) -> StepShown | None:
+    """The step the customer was asked about and had not answered (they asked for a person instead)."""
+    position = tracker.get_slot("step")
+    if article is None or tracker.get_slot("awaiting") != "step" or position is None:
+        return None
+    position = int(position)
+    if any(outcome.step == position for outcome in tried):
+        return None
+    step = next((s for s in article.steps if s.position == position), None)
+    return StepShown(step=position, instruction=step.instruction) if step else None
 
 
 def hand_over(

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1 added step_shown; 1.0 packets (without it) stay valid
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "docs" / "handoff-packet.schema.json"
 
 Reason = Literal["customer_request", "repeated_fallback", "steps_exhausted", "no_article", "human_topic", "safety"]
@@ -41,12 +41,21 @@ class StepOutcome(BaseModel):
     outcome: Literal["solved", "failed"]
 
 
+class StepShown(BaseModel):
+    """The step on the customer's screen when the bot handed over, which they had not answered yet."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    step: int = Field(ge=1, description="Position of the step in the article (1-based).")
+    instruction: str = Field(description="The instruction as shown to the customer.")
+
+
 class HandoffPacket(BaseModel):
     """Typed, versioned handoff from the first-level bot to the second-level queue."""
 
     model_config = ConfigDict(extra="forbid", title="HandoffPacket")
 
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    schema_version: Literal["1.0", "1.1"] = SCHEMA_VERSION
     conversation_id: str = Field(min_length=1, max_length=200)
     reason: Reason
     priority: Priority
@@ -55,6 +64,9 @@ class HandoffPacket(BaseModel):
     topic: str | None = Field(default=None, description="Topic of the article the bot used or matched.")
     article_id: str | None = None
     steps_tried: list[StepOutcome] = []
+    step_shown: StepShown | None = Field(
+        default=None, description="The step the customer was on (shown, not answered) when the bot handed over."
+    )
     summary: str = Field(max_length=300, description="One sentence: the problem in the customer's words.")
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 

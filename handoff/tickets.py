@@ -230,6 +230,7 @@ async def ticket_detail(hub: Hub, agent: Agent, ticket_id: int) -> dict:
             "device": packet.get("device") or {"category": ticket.category, "brand": None, "model": None},
             "article": {"id": article_id, "title": context.get("article_title") or article_id} if article_id else None,
             "steps_tried": packet.get("steps_tried") or [],
+            "step_shown": packet.get("step_shown"),
             "turns": context.get("turns", []),
             "slots": context.get("slots", {}),
             "reason": ticket.reason,

@@ -348,6 +348,7 @@ def test_a_guide_that_runs_out_of_steps_records_the_handoff_after_the_last_step(
             break
         slots["step"] = slot(events, "step")
     last = handoff_of(messages)["steps_tried"][-1]["step"]
+    assert handoff_of(messages)["step_shown"] is None  # every step shown was answered
     [ended] = runs_of(sender)
     assert (ended.outcome, ended.handoff_reason, ended.handoff_after_step) == ("handoff", "steps_exhausted", last)
     assert ended.last_step == last and ended.solved_at_step is None
@@ -357,10 +358,13 @@ def test_asking_for_a_person_mid_guide_records_the_step_the_customer_was_on():
     sender = new_sender()
     run(ActionFindArticle(), tracker("phone won't charge", sender=sender))
     run(ActionStepFeedback(), tracker("no", intent="deny", slots=GUIDE, sender=sender))
-    _, messages = run(
-        ActionHandoff(), tracker("a human please", intent="request_human", slots={**GUIDE, "step": 2.0}, sender=sender)
-    )
-    assert handoff_of(messages)["reason"] == "customer_request"
+    first = {"step": 1, "instruction": "Use a wall socket.", "outcome": "failed"}
+    slots = {**GUIDE, "step": 2.0, "steps_tried": [first]}
+    _, messages = run(ActionHandoff(), tracker("a human please", intent="request_human", slots=slots, sender=sender))
+    packet = handoff_of(messages)
+    assert packet["reason"] == "customer_request"
+    assert [s["step"] for s in packet["steps_tried"]] == [1]
+    assert packet["step_shown"]["step"] == 2 and packet["step_shown"]["instruction"]  # the agent sees where they were
     [ended] = runs_of(sender)
     assert (ended.outcome, ended.handoff_reason, ended.handoff_after_step) == ("handoff", "customer_request", 2)
 

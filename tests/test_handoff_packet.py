@@ -34,7 +34,13 @@ def test_committed_schema_is_up_to_date():
 def test_packet_payload_validates_against_the_committed_schema():
     payload = _packet().as_payload()
     jsonschema.validate(payload["handoff"], json.loads(SCHEMA_FILE.read_text()))
-    assert payload["handoff"]["schema_version"] == "1.0"
+    assert payload["handoff"]["schema_version"] == "1.1"
+
+
+def test_a_packet_of_version_1_0_without_the_step_shown_is_still_valid():
+    data = _packet().as_payload()["handoff"]
+    del data["step_shown"]
+    jsonschema.validate({**data, "schema_version": "1.0"}, json.loads(SCHEMA_FILE.read_text()))
 
 
 def test_schema_rejects_unknown_reason_and_extra_fields():

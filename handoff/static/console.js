@@ -70,6 +70,7 @@ const ICONS = {
   ],
   check: ["M5 12.5l4.5 4.5L19 7.5"],
   cross: ["M6.5 6.5l11 11M17.5 6.5l-11 11"],
+  clock: ["M12 3.5a8.5 8.5 0 1 0 0 17a8.5 8.5 0 1 0 0-17z", "M12 7.5V12l3 2"],
   lock: ["M7.5 11V8a4.5 4.5 0 0 1 9 0v3", "M5.5 11h13v9.5h-13z"],
   mail: ["M3.5 6h17v12h-17z", "M3.5 7l8.5 6 8.5-6"],
 };
@@ -1294,7 +1295,7 @@ function overviewSection(ticket, context) {
 }
 
 function botAttemptSection(context) {
-  const steps = context.steps_tried ?? [];
+  const steps = [...(context.steps_tried ?? []), ...(context.step_shown ? [{ ...context.step_shown, outcome: "open" }] : [])];
   const article = context.article;
   return ctxSection(
     "What the bot tried",
@@ -1315,14 +1316,25 @@ function botAttemptSection(context) {
   );
 }
 
+const STEP_OUTCOMES = {
+  solved: { icon: "check", label: "Solved" },
+  failed: { icon: "cross", label: "Did not help" },
+  open: { icon: "clock", label: "Shown, not answered: the customer asked for a person instead" },
+};
+
 function stepTriedRow(step) {
-  const solved = step.outcome === "solved";
+  const outcome = STEP_OUTCOMES[step.outcome] ?? STEP_OUTCOMES.failed;
   return el(
     "li",
-    { class: `step step--${solved ? "solved" : "failed"}`, "data-testid": "step-tried" },
-    icon(solved ? "check" : "cross", solved ? "Solved" : "Failed"),
+    { class: `step step--${step.outcome}`, "data-testid": "step-tried", "data-outcome": step.outcome, title: outcome.label },
+    icon(outcome.icon, outcome.label),
     el("span", { class: "step-num" }, `${step.step}.`),
-    el("span", {}, step.instruction),
+    el(
+      "span",
+      {},
+      step.instruction,
+      step.outcome === "open" ? el("span", { class: "step-note" }, "Shown when the customer asked for a person; not answered.") : null,
+    ),
   );
 }
 

@@ -79,6 +79,10 @@ def test_customer_to_bot_to_agent_and_back_to_a_rating(live_hub, page_for):
     claim_from_queue(console, "My notebook fan is really loud")
     expect(console.get_by_test_id("context")).to_contain_text("Notebook")
     expect(console.get_by_test_id("turn").first).to_contain_text("describe_problem")
+    tried = console.get_by_test_id("step-tried")  # step 1 did not help; step 2 was on screen, not answered
+    expect(tried.first).to_have_attribute("data-outcome", "failed")
+    expect(tried.last).to_have_attribute("data-outcome", "open")
+    expect(tried.last).to_contain_text("2.")
     screenshot(console, "console-chat")
     expect(customer.get_by_test_id("agent-name")).to_contain_text("Anna Berg", timeout=10_000)
 
