@@ -31,12 +31,20 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def create(hub: Hub, language: str | None) -> tuple[Conversation, str]:
-    """A new conversation owned by the bot; returns it and the customer's secret token (shown once)."""
+async def create(hub: Hub, language: str | None, customer_key: str | None = None) -> tuple[Conversation, str]:
+    """A new conversation owned by the bot; returns it and the customer's secret token (shown once).
+
+    `customer_key`: the client's random key for its customer (kept as a hash), linking their conversations."""
     if language is not None and language not in SUPPORTED:
         raise Invalid(f"language must be one of {', '.join(SUPPORTED)}", "invalid_language")
     token = secrets.token_urlsafe(32)
-    conversation = Conversation(id=uuid.uuid4().hex, token_hash=_hash(token), language=language or DEFAULT, state="bot")
+    conversation = Conversation(
+        id=uuid.uuid4().hex,
+        token_hash=_hash(token),
+        language=language or DEFAULT,
+        state="bot",
+        customer_hash=_hash(customer_key) if customer_key else None,
+    )
     async with hub.sessions() as session, session.begin():
         session.add(conversation)
     hub.remember_token_hash(conversation.id, conversation.token_hash)

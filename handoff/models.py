@@ -24,7 +24,8 @@ class Conversation(Base):
     language: Mapped[str] = mapped_column(String(2))
     state: Mapped[str] = mapped_column(String(10), default="bot", index=True)
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("hub_agents.id"), default=None)
-    email: Mapped[str | None] = mapped_column(String(254), default=None)
+    email: Mapped[str | None] = mapped_column(String(254), default=None, index=True)
+    customer_hash: Mapped[str | None] = mapped_column(String(64), default=None, index=True)  # same customer's chats
     rating: Mapped[int | None] = mapped_column(Integer, default=None)
     rating_comment: Mapped[str | None] = mapped_column(Text, default=None)
     rated_after: Mapped[str | None] = mapped_column(String(10), default=None)  # "bot" or "agent"

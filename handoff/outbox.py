@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.hub import Hub
@@ -26,7 +27,8 @@ from handoff.serialize import aware
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
-POLL_S = 0.5
+POLL_S = 0.25  # how often the loop checks (in memory) whether an e-mail is due
+IDLE_LOOK_S = 30  # and reads the database anyway
 BATCH = 20
 LINK_SALT = "conversation-link"
 
@@ -42,30 +44,43 @@ async def queue_reply(session: AsyncSession, hub: Hub, conversation: Conversatio
     if pending is not None:  # an e-mail is already gathering this conversation's replies
         return
     await session.flush()  # the message's id
+    send_after = hub.now() + timedelta(seconds=hub.settings.email_delay_s)
     session.add(
         OutgoingMail(
             conversation_id=conversation.id,
             to_address=conversation.email,
             after_message_id=message.id - 1,
-            send_after=hub.now() + timedelta(seconds=hub.settings.email_delay_s),
+            send_after=send_after,
         )
     )
+    hub.mail_due = min(hub.mail_due or send_after, send_after)  # the sending loop looks then
 
 
 # -- sending ------------------------------------------------------------------------------------------------
 async def run(hub: Hub, transport: Transport, stopping: asyncio.Event) -> None:
-    """Send due e-mails until `stopping` is set (the hub's background task)."""
+    """Send due e-mails until `stopping` is set (the hub's background task).
+
+    The database is read only when an e-mail is due (`hub.mail_due`, set by `queue_reply` and by the last look)
+    and every IDLE_LOOK_S otherwise (e-mails left from before a restart). An e-mail queued in the moment between
+    a look's start and its commit is found by the next idle look: at most IDLE_LOOK_S late."""
+    next_idle_look = 0.0
     while not stopping.is_set():
-        try:
-            await deliver_due(hub, transport)
-        except Exception:  # a database hiccup must not end the loop
-            log.exception("the outbox could not be processed")
-        with contextlib.suppress(TimeoutError):  # the pause between two looks, cut short by stopping
+        due = hub.mail_due
+        if (due is not None and due <= hub.now()) or time.monotonic() >= next_idle_look:
+            hub.mail_due, next_idle_look = None, time.monotonic() + IDLE_LOOK_S
+            try:
+                upcoming = await deliver_due(hub, transport)
+            except Exception:  # a database hiccup must not end the loop
+                log.exception("the outbox could not be processed")
+                upcoming = None
+            if upcoming is not None:
+                hub.mail_due = min(hub.mail_due or upcoming, upcoming)
+        with contextlib.suppress(TimeoutError):  # the pause between two checks, cut short by stopping
             await asyncio.wait_for(stopping.wait(), POLL_S)
 
 
-async def deliver_due(hub: Hub, transport: Transport) -> int:
-    """Send every pending e-mail whose gathering time is over; returns how many were sent."""
+async def deliver_due(hub: Hub, transport: Transport) -> datetime | None:
+    """Send every pending e-mail whose gathering time is over; returns when the next pending one is due."""
     async with hub.sessions() as session:
         due = (
             await session.scalars(
@@ -75,10 +90,13 @@ async def deliver_due(hub: Hub, transport: Transport) -> int:
                 .limit(BATCH)
             )
         ).all()
-    sent = 0
     for mail_id in due:
-        sent += await _deliver(hub, transport, mail_id)
-    return sent
+        await _deliver(hub, transport, mail_id)
+    async with hub.sessions() as session:
+        upcoming = await session.scalar(
+            select(func.min(OutgoingMail.send_after)).where(OutgoingMail.status == "pending")
+        )
+    return aware(upcoming) if upcoming is not None else None
 
 
 async def _deliver(hub: Hub, transport: Transport, mail_id: int) -> bool:

@@ -15,6 +15,13 @@ class Body(BaseModel):
 
 class NewConversation(Body):
     language: Literal["de", "en"] | None = None
+    customer: str | None = Field(
+        default=None,
+        min_length=16,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="A random key the client keeps for its customer: agents see their earlier conversations.",
+    )
 
 
 class CustomerMessage(Body):

@@ -219,6 +219,7 @@ async def ticket_detail(hub: Hub, agent: Agent, ticket_id: int) -> dict:
             )
         ).all()
         emailed = await outbox.emailed_message_ids(session, conversation.id)
+        earlier = await _earlier_tickets(session, conversation)
     packet = ticket.packet or {}
     context = ticket.bot_context or {}
     article_id = packet.get("article_id")
@@ -242,7 +243,44 @@ async def ticket_detail(hub: Hub, agent: Agent, ticket_id: int) -> dict:
         "history": [serialize.transition(t) for t in history],
         "customer": {"present": hub.customer_present(conversation.id), "email": conversation.email},
         "emailed_message_ids": emailed,
+        "earlier": earlier,
     }
+
+
+async def _earlier_tickets(session: AsyncSession, conversation: Conversation, limit: int = 10) -> list[dict]:
+    """The same customer's tickets from other conversations (same widget key or same e-mail), newest first."""
+    same = []
+    if conversation.customer_hash:
+        same.append(Conversation.customer_hash == conversation.customer_hash)
+    if conversation.email:
+        same.append(Conversation.email == conversation.email)
+    if not same:
+        return []
+    rows = (
+        await session.execute(
+            select(Ticket, Agent.display_name)
+            .join(Conversation, Conversation.id == Ticket.conversation_id)
+            .outerjoin(Agent, Agent.id == Ticket.agent_id)
+            .where(or_(*same), Conversation.id != conversation.id)
+            .order_by(Ticket.id.desc())
+            .limit(limit)
+            .options(*SUMMARY_ONLY)
+        )
+    ).all()
+    return [
+        {
+            "id": t.id,
+            "status": t.status,
+            "summary": t.summary,
+            "category": t.category,
+            "queued_at": serialize.iso(t.queued_at),
+            "closed_at": serialize.iso(t.closed_at),
+            "agent": name,
+            "resolution_note": t.resolution_note,
+            "escalation_group": t.escalation_group,
+        }
+        for t, name in rows
+    ]
 
 
 async def _get_ticket(session: AsyncSession, ticket_id: int) -> Ticket:

@@ -1224,6 +1224,7 @@ function renderContext() {
   $("context-top").replaceChildren(
     overviewSection(detail.ticket, context),
     botAttemptSection(context),
+    earlierSection(detail.earlier ?? []),
     turnsSection(context.turns ?? []),
   );
   $("context-bottom").replaceChildren(
@@ -1397,6 +1398,40 @@ function slotsSection(slots) {
 function formatSlot(value) {
   if (value === null) return "—";
   return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+/** The same customer's earlier tickets (same browser or same e-mail): a repeat contact at a glance. */
+function earlierSection(earlier) {
+  return ctxSection(
+    "Earlier contacts",
+    earlier.length
+      ? el("ol", { class: "earlier" }, earlier.map(earlierItem))
+      : el("p", { class: "ctx-muted" }, "None: this is the customer's first contact with second level."),
+  );
+}
+
+function earlierItem(ticket) {
+  const outcome =
+    ticket.resolution_note ??
+    (ticket.escalation_group ? `Escalated to ${ticket.escalation_group}` : statusLabel(ticket.status));
+  return el(
+    "li",
+    { class: "earlier-item", "data-testid": "earlier-ticket" },
+    el(
+      "p",
+      { class: "earlier-head" },
+      el("span", { class: "earlier-summary" }, ticket.summary || `Ticket ${ticket.id}`),
+      el("span", { class: "meta-item meta-item--muted" }, `#${ticket.id}`),
+    ),
+    el("p", { class: "earlier-outcome" }, outcome),
+    el(
+      "p",
+      { class: "history-meta" },
+      [formatDateTime(ticket.queued_at), ticket.agent, ticket.category && categoryLabel(ticket.category)]
+        .filter(Boolean)
+        .join(" · "),
+    ),
+  );
 }
 
 function historySection(history) {

@@ -19,6 +19,7 @@
   const BASE = new URL(".", script.src).href.replace(/\/+$/, "");
   const API = `${BASE}/api/v1`;
   const STORAGE_KEY = `support-widget:${BASE}`;
+  const CUSTOMER_KEY = `support-widget-customer:${BASE}`;
 
   const MAX_LENGTH = 2000;
   const COUNTER_FROM = 1800;
@@ -314,6 +315,21 @@
     }
   }
 
+  /** A random key for this browser's customer, so that agents see their earlier conversations (none if no storage). */
+  function customerKey() {
+    try {
+      let key = localStorage.getItem(CUSTOMER_KEY);
+      if (!key || !/^[A-Za-z0-9_-]{16,64}$/.test(key)) {
+        const bytes = crypto.getRandomValues(new Uint8Array(18));
+        key = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_");
+        localStorage.setItem(CUSTOMER_KEY, key);
+      }
+      return key;
+    } catch {
+      return null;
+    }
+  }
+
   function forgetConversation() {
     state.conv = null;
     try {
@@ -394,7 +410,10 @@
   }
 
   async function createConversation() {
-    const data = await api("POST", "/conversations", { body: { language: configuredLanguage } });
+    const body = { language: configuredLanguage };
+    const customer = customerKey();
+    if (customer) body.customer = customer;
+    const data = await api("POST", "/conversations", { body });
     state.conv = { id: data.id, token: data.token };
     storeConversation(state.conv);
     applyInfo(data);

@@ -37,7 +37,7 @@ async def create_conversation(request: web.Request) -> web.Response:
     )
     body = parse(NewConversation, await json_body(request))
     language = body.language or _accept_language(request)
-    conversation, token = await conversations.create(hub, language)
+    conversation, token = await conversations.create(hub, language, body.customer)
     return web.json_response(
         {"id": conversation.id, "token": token, "language": conversation.language, "state": conversation.state},
         status=201,

@@ -84,8 +84,9 @@ class Customer:
         return await response.json()
 
 
-async def new_customer(client, language: str = "en") -> Customer:
-    response = await client.post("/api/v1/conversations", json={"language": language})
+async def new_customer(client, language: str = "en", customer: str | None = None) -> Customer:
+    body = {"language": language} | ({"customer": customer} if customer else {})
+    response = await client.post("/api/v1/conversations", json=body)
     assert response.status == 201, await response.text()
     data = await response.json()
     return Customer(client, data["id"], data["token"])
@@ -131,9 +132,13 @@ async def new_agent(client, username: str, role: str = "agent", online: bool = T
     return agent
 
 
-async def queued_ticket(client, *, category: str | None = "phone", priority: str = "normal", language: str = "en"):
-    """A customer whose conversation waits in the queue (as the bot would hand it over), and the ticket id."""
-    customer = await new_customer(client, language)
+async def queued_ticket(
+    client, *, category: str | None = "phone", priority: str = "normal", language: str = "en", customer: str | None = None
+):
+    """A customer whose conversation waits in the queue (as the bot would hand it over), and the ticket id.
+
+    `customer`: the widget's key for its customer (links the customer's conversations)."""
+    customer = await new_customer(client, language, customer)
     hub = client.app[HUB]
     async with hub.sessions() as session, session.begin():
         conversation = await session.get(Conversation, customer.id)

@@ -261,3 +261,38 @@ async def test_ticket_detail_is_refused_for_an_unknown_ticket(client):
     anna = await new_agent(client, "anna")
     await anna.call("GET", "/tickets/999", expect=404)
     await anna.call("GET", "/tickets/abc", expect=400)
+
+
+async def test_the_agent_sees_the_same_customers_earlier_tickets(client):
+    anna = await new_agent(client, "anna")
+    key = "browser-key-of-customer-1"
+    first, first_ticket = await queued_ticket(client, customer=key)
+    await first.client.post(
+        f"/api/v1/conversations/{first.id}/contact", json={"email": "kim@example.org"}, headers=first.auth
+    )
+    await anna.call("POST", f"/tickets/{first_ticket}/claim")
+    note = "Replaced the charging cable; the old one was frayed."
+    await anna.call("POST", f"/tickets/{first_ticket}/resolve", {"note": note, "kb_candidate": False})
+
+    _, again = await queued_ticket(client, customer=key)  # the same browser comes back
+    stranger, stranger_ticket = await queued_ticket(client, customer="another-browser-key-000")
+    by_mail, mail_ticket = await queued_ticket(client)  # another device, the same e-mail address
+    await client.post(
+        f"/api/v1/conversations/{by_mail.id}/contact", json={"email": "kim@example.org"}, headers=by_mail.auth
+    )
+
+    earlier = (await anna.json("GET", f"/tickets/{again}"))["earlier"]
+    assert [e["id"] for e in earlier] == [first_ticket]
+    assert earlier[0]["status"] == "resolved" and earlier[0]["resolution_note"] == note
+    assert earlier[0]["agent"] == "Anna" and earlier[0]["summary"] == "The phone does not charge"
+    assert [e["id"] for e in (await anna.json("GET", f"/tickets/{mail_ticket}"))["earlier"]] == [first_ticket]
+    assert (await anna.json("GET", f"/tickets/{stranger_ticket}"))["earlier"] == []
+    later = (await anna.json("GET", f"/tickets/{first_ticket}"))["earlier"]  # the other tickets, newest first
+    assert [e["id"] for e in later] == [mail_ticket, again]
+
+
+@pytest.mark.parametrize("key", ["short", "has spaces in it, not allowed", "x" * 65])
+async def test_a_malformed_customer_key_is_refused(client, key):
+    response = await client.post("/api/v1/conversations", json={"customer": key})
+    assert response.status == 400
+    assert (await response.json())["error"]["message"].startswith("customer:")

@@ -104,6 +104,14 @@ def test_customer_to_bot_to_agent_and_back_to_a_rating(live_hub, page_for):
     customer.get_by_test_id("rating-submit").click()
     expect(customer.get_by_test_id("panel")).to_contain_text(re.compile("thank", re.I), timeout=10_000)
     screenshot(customer, "widget-rated")
+
+    # days later, the same browser: the agent sees the earlier case and how it was solved
+    customer.get_by_test_id("new-conversation").click()
+    hand_over(customer, "My notebook is overheating again and the fan is loud again")
+    claim_from_queue(console, "overheating again")
+    earlier = console.get_by_test_id("earlier-ticket")
+    expect(earlier).to_have_count(1)
+    expect(earlier).to_contain_text("Air intake blocked by a blanket")
     assert not customer.errors and not console.errors
 
 
