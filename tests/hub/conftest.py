@@ -133,7 +133,12 @@ async def new_agent(client, username: str, role: str = "agent", online: bool = T
 
 
 async def queued_ticket(
-    client, *, category: str | None = "phone", priority: str = "normal", language: str = "en", customer: str | None = None
+    client,
+    *,
+    category: str | None = "phone",
+    priority: str = "normal",
+    language: str = "en",
+    customer: str | None = None,
 ):
     """A customer whose conversation waits in the queue (as the bot would hand it over), and the ticket id.
 
