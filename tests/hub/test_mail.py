@@ -74,14 +74,19 @@ async def mail_client(aiohttp_client, mail_settings):
     return await aiohttp_client(create_app(mail_settings))
 
 
-async def _away_customer_with_email(client, language: str = "de"):
-    """A queued customer who left an e-mail address and then closed the chat, and an agent who claimed it."""
+async def _customer_with_email(client, language: str = "de"):
+    """A queued customer who left an e-mail address, and an agent (online, not claimed yet)."""
     customer, ticket_id = await queued_ticket(client, language=language)
     response = await client.post(
         f"/api/v1/conversations/{customer.id}/contact", json={"email": ADDRESS}, headers=customer.auth
     )
     assert response.status == 200, await response.text()
-    anna = await new_agent(client, "anna")
+    return customer, ticket_id, await new_agent(client, "anna")
+
+
+async def _away_customer_with_email(client, language: str = "de"):
+    """The same, after the customer closed the chat and the agent claimed it."""
+    customer, ticket_id, anna = await _customer_with_email(client, language)
     await anna.call("POST", f"/tickets/{ticket_id}/claim")
     await asyncio.sleep(0.3)  # longer than customer_away_after_s: the customer is gone
     return customer, ticket_id, anna
@@ -160,11 +165,7 @@ async def test_a_key_opens_only_the_conversation_it_was_made_for(mail_client, in
 
 
 async def test_no_email_while_the_customer_reads_along(mail_client, inbox):
-    customer, ticket_id = await queued_ticket(mail_client)
-    await mail_client.post(
-        f"/api/v1/conversations/{customer.id}/contact", json={"email": ADDRESS}, headers=customer.auth
-    )
-    anna = await new_agent(mail_client, "anna")
+    customer, ticket_id, anna = await _customer_with_email(mail_client, "en")
     socket = await mail_client.ws_connect(f"/api/v1/conversations/{customer.id}/ws?token={customer.token}")
     await anna.call("POST", f"/tickets/{ticket_id}/claim")
     await asyncio.sleep(0.3)
@@ -252,11 +253,7 @@ async def test_a_refused_email_is_retried_and_nothing_is_lost(mail_settings, smt
 
 
 async def test_the_agent_sees_the_customer_leave_and_come_back_and_what_was_emailed(mail_client, inbox):
-    customer, ticket_id = await queued_ticket(mail_client)
-    await mail_client.post(
-        f"/api/v1/conversations/{customer.id}/contact", json={"email": ADDRESS}, headers=customer.auth
-    )
-    anna = await new_agent(mail_client, "anna")
+    customer, ticket_id, anna = await _customer_with_email(mail_client, "en")
     console = await mail_client.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
     await anna.call("POST", f"/tickets/{ticket_id}/claim")
     widget = await mail_client.ws_connect(f"/api/v1/conversations/{customer.id}/ws?token={customer.token}")

@@ -112,6 +112,8 @@ def test_customer_to_bot_to_agent_and_back_to_a_rating(live_hub, page_for):
     earlier = console.get_by_test_id("earlier-ticket")
     expect(earlier).to_have_count(1)
     expect(earlier).to_contain_text("Air intake blocked by a blanket")
+    earlier.scroll_into_view_if_needed()
+    screenshot(console, "console-earlier")
     assert not customer.errors and not console.errors
 
 
