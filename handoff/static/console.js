@@ -1411,9 +1411,11 @@ function earlierSection(earlier) {
 }
 
 function earlierItem(ticket) {
-  const outcome =
-    ticket.resolution_note ??
-    (ticket.escalation_group ? `Escalated to ${ticket.escalation_group}` : statusLabel(ticket.status));
+  const outcome = ticket.resolution_note
+    ? `Resolved: ${ticket.resolution_note}`
+    : ticket.escalation_group
+      ? `Escalated to ${ticket.escalation_group}`
+      : statusLabel(ticket.status);
   return el(
     "li",
     { class: "earlier-item", "data-testid": "earlier-ticket" },
