@@ -186,7 +186,12 @@ async def list_chats(hub: Hub, agent: Agent) -> list[dict]:
             )
         ).all()
         emails = await _emails(session, [t.conversation_id for t in tickets])
-    return [serialize.ticket(t, agent, emails.get(t.conversation_id)) for t in tickets]
+    return [chat_summary(hub, t, agent, emails.get(t.conversation_id)) for t in tickets]
+
+
+def chat_summary(hub: Hub, ticket: Ticket, agent: Agent, email: str | None) -> dict:
+    """An open chat as its agent's list shows it: the TicketSummary, and whether the customer is still there."""
+    return {**serialize.ticket(ticket, agent, email), "customer_present": hub.customer_present(ticket.conversation_id)}
 
 
 async def _emails(session: AsyncSession, conversation_ids: list[str]) -> dict[str, str | None]:
@@ -320,7 +325,7 @@ async def claim(hub: Hub, agent: Agent, ticket_id: int) -> dict:
 
 
 async def _after_assignment(hub, agent, ticket, conversation, messages) -> None:
-    summary = serialize.ticket(ticket, agent, conversation.email)
+    summary = chat_summary(hub, ticket, agent, conversation.email)
     await hub.events.to_agents(hub.events.connected_agents(), {"type": "ticket_taken", "ticket_id": ticket.id})
     await hub.events.to_agent(agent.id, {"type": "chat_assigned", "ticket": summary})
     await publish_messages(hub, conversation, messages, ticket.id)
@@ -506,7 +511,8 @@ async def transfer(hub: Hub, agent: Agent, ticket_id: int, to_agent_id: int | No
         move(session, conversation, "agent", f"agent:{agent.username}", f"transferred to {target.username}")
         messages = [system_message(session, conversation, "agent_joined", name=target.display_name)]
     await hub.events.to_agent(agent.id, {"type": "chat_closed", "ticket_id": ticket.id, "status": "transferred"})
-    await hub.events.to_agent(target.id, {"type": "chat_assigned", "ticket": serialize.ticket(ticket, target)})
+    summary = chat_summary(hub, ticket, target, conversation.email)
+    await hub.events.to_agent(target.id, {"type": "chat_assigned", "ticket": summary})
     await publish_messages(hub, conversation, messages, ticket.id)
     await publish_state(hub, conversation, target)
     return serialize.ticket(ticket, target, conversation.email)

@@ -624,6 +624,9 @@ function chatRow(ticket) {
         priorityBadge(ticket.priority),
         categoryTag(ticket.category),
         languageBadge(ticket.language),
+        ticket.customer_present === false
+          ? el("span", { class: "tag tag--left", "data-testid": "customer-left", title: "The customer has left the chat" }, "Left")
+          : null,
         unread ? el("span", { class: "unread", "data-testid": "unread" }, String(unread)) : null,
         unread ? el("span", { class: "sr-only" }, `${unread} unread`) : null,
       ),
@@ -753,6 +756,7 @@ async function openConversation(ticketId) {
     if (state.openId !== id) return; // the agent moved on meanwhile
     state.detail = detail;
     renderConversation();
+    if (detail.customer) onCustomerPresence(id, detail.customer.present); // the chat list follows the newest read
   } catch (error) {
     if (state.openId !== id) return;
     reportError(error);
@@ -828,7 +832,13 @@ function renderCustomerAway() {
 }
 
 function onCustomerPresence(ticketId, present) {
-  if (key(ticketId) !== state.openId || !state.detail?.customer) return;
+  const id = key(ticketId);
+  const chat = state.chats.get(id);
+  if (chat && chat.customer_present !== present) {
+    chat.customer_present = present;
+    renderChats();
+  }
+  if (id !== state.openId || !state.detail?.customer) return;
   state.detail.customer.present = present;
   renderCustomerAway();
 }

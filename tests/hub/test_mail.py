@@ -261,8 +261,12 @@ async def test_the_agent_sees_the_customer_leave_and_come_back_and_what_was_emai
     widget = await mail_client.ws_connect(f"/api/v1/conversations/{customer.id}/ws?token={customer.token}")
     arrived = await _next(console, "customer_presence")
     assert arrived == {"type": "customer_presence", "ticket_id": ticket_id, "present": True}
+    (chat,) = (await anna.json("GET", "/chats"))["tickets"]
+    assert chat["customer_present"] is True
     await widget.close()
     assert (await _next(console, "customer_presence"))["present"] is False
+    (chat,) = (await anna.json("GET", "/chats"))["tickets"]
+    assert chat["customer_present"] is False  # the console's chat list marks it
     message = await _write(anna, ticket_id, {"text": "I'll e-mail you then."})
     event = await _next(console, "emailed")
     assert event == {"type": "emailed", "conversation_id": customer.id, "message_ids": [message["id"]], "to": ADDRESS}

@@ -220,6 +220,8 @@ def test_a_customer_who_left_gets_the_reply_by_email_and_its_link_reopens_the_ch
     claim_from_queue(console, "schwarzen Bildschirm")
     away = console.get_by_test_id("customer-away")
     expect(away).to_contain_text(address, timeout=10_000)
+    left = console.get_by_test_id("chat-item").filter(has_text="schwarzen Bildschirm").get_by_test_id("customer-left")
+    expect(left).to_be_visible()  # the chat list says so too
     console.get_by_test_id("composer").fill("Bitte nehmen Sie den Akku für 30 Sekunden heraus und setzen ihn ein.")
     console.get_by_test_id("send").click()
     expect(console.get_by_test_id("emailed")).to_be_visible(timeout=15_000)
@@ -242,4 +244,5 @@ def test_a_customer_who_left_gets_the_reply_by_email_and_its_link_reopens_the_ch
     customer_says(elsewhere, "Das hat geholfen, danke!")
     expect(console.get_by_test_id("transcript")).to_contain_text("Das hat geholfen", timeout=10_000)
     expect(away).to_be_hidden()
+    expect(left).to_be_hidden()
     assert not elsewhere.errors and not console.errors
