@@ -92,6 +92,7 @@ async def _resources(app: web.Application):
         knowledge_base=KnowledgeBase(kb_sessions),
         kb_sessions=kb_sessions,
         retrainer=retraining.make_retrainer(settings),
+        link_signer=outbox.link_signer(settings),
     )
     app[HUB] = hub
     await _resume_grace_periods(hub)

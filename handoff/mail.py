@@ -81,12 +81,12 @@ def _html(intro: str, replies: list[Reply], continue_text: str, link: str, foote
         '<!doctype html><html><body style="font-family:system-ui,sans-serif;font-size:15px;color:#111">'
         f"{paragraph(intro)}{''.join(quoted)}{paragraph(continue_text)}"
         f'<p><a href="{html.escape(link, quote=True)}" style="background:#2563eb;color:#fff;padding:8px 14px;'
-        f'border-radius:6px;text-decoration:none">{html.escape(link_label(continue_text))}</a></p>'
+        f'border-radius:6px;text-decoration:none">{html.escape(_link_label(continue_text))}</a></p>'
         f"{paragraph(footer, 'color:#666;font-size:13px')}</body></html>"
     )
 
 
-def link_label(continue_text: str) -> str:
+def _link_label(continue_text: str) -> str:
     """The button's label: the sentence up to its first colon or full stop ("Continue in the chat")."""
     for mark in (":", "."):
         if mark in continue_text:

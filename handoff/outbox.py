@@ -20,6 +20,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.settings import Settings
 from handoff.hub import Hub
 from handoff.mail import Reply, Transport, compose
 from handoff.models import Agent, Conversation, Message, OutgoingMail, Ticket
@@ -53,7 +54,7 @@ async def queue_reply(session: AsyncSession, hub: Hub, conversation: Conversatio
             send_after=send_after,
         )
     )
-    hub.mail_due = min(hub.mail_due or send_after, send_after)  # the sending loop looks then
+    _look_by(hub, send_after)
 
 
 # -- sending ------------------------------------------------------------------------------------------------
@@ -74,9 +75,14 @@ async def run(hub: Hub, transport: Transport, stopping: asyncio.Event) -> None:
                 log.exception("the outbox could not be processed")
                 upcoming = None
             if upcoming is not None:
-                hub.mail_due = min(hub.mail_due or upcoming, upcoming)
+                _look_by(hub, upcoming)
         with contextlib.suppress(TimeoutError):  # the pause between two checks, cut short by stopping
             await asyncio.wait_for(stopping.wait(), POLL_S)
+
+
+def _look_by(hub: Hub, moment: datetime) -> None:
+    """The sending loop reads the database again at `moment` at the latest."""
+    hub.mail_due = min(hub.mail_due or moment, moment)
 
 
 async def deliver_due(hub: Hub, transport: Transport) -> datetime | None:
@@ -185,20 +191,21 @@ async def emailed_message_ids(session: AsyncSession, conversation_id: str) -> li
 
 
 # -- the link in the e-mail ---------------------------------------------------------------------------------
-def _signer(hub: Hub) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(hub.settings.resolved_hub_secret(), salt=LINK_SALT)
+def link_signer(settings: Settings) -> URLSafeTimedSerializer:
+    """Signs and checks the links' keys (made once per hub: the secret may live in a file under var/)."""
+    return URLSafeTimedSerializer(settings.resolved_hub_secret(), salt=LINK_SALT)
 
 
 def conversation_link(hub: Hub, conversation_id: str) -> str:
     """The widget's page with a signed key that opens this conversation (for RESUME_LINK_DAYS)."""
     page = hub.settings.public_url or f"{hub.settings.hub_url}/shop"
-    return f"{page.split('#', 1)[0]}#support-chat={conversation_id}~{_signer(hub).dumps(conversation_id)}"
+    return f"{page.split('#', 1)[0]}#support-chat={conversation_id}~{hub.link_signer.dumps(conversation_id)}"
 
 
 def link_opens(hub: Hub, conversation_id: str, key: str) -> bool:
     """Whether `key` (from an e-mail's link) is a valid, unexpired key for this conversation."""
     try:
-        value = _signer(hub).loads(key, max_age=hub.settings.resume_link_days * 86400)
+        value = hub.link_signer.loads(key, max_age=hub.settings.resume_link_days * 86400)
     except BadSignature:  # SignatureExpired is one
         return False
     return value == conversation_id

@@ -805,9 +805,7 @@ function renderConversation() {
   show($("conv-main"), true);
   renderConversationHeader();
   renderTranscript();
-  renderConversationMode();
-  renderTyping();
-  renderCustomerAway();
+  renderConversationMode(); // (with the typing and customer-away lines)
   renderContext();
 }
 
@@ -1330,7 +1328,7 @@ function botAttemptSection(context) {
 const STEP_OUTCOMES = {
   solved: { icon: "check", label: "Solved" },
   failed: { icon: "cross", label: "Did not help" },
-  open: { icon: "clock", label: "Shown, not answered: the customer asked for a person instead" },
+  open: { icon: "clock", label: "Shown when the customer asked for a person; not answered" },
 };
 
 function stepTriedRow(step) {
@@ -1344,7 +1342,7 @@ function stepTriedRow(step) {
       "span",
       {},
       step.instruction,
-      step.outcome === "open" ? el("span", { class: "step-note" }, "Shown when the customer asked for a person; not answered.") : null,
+      step.outcome === "open" ? el("span", { class: "step-note" }, `${outcome.label}.`) : null,
     ),
   );
 }

@@ -97,11 +97,7 @@ async def customer_socket(request: web.Request) -> web.WebSocketResponse:
 
 async def _customer_presence(hub: Hub, conversation_id: str, present: bool) -> None:
     """The agent of the chat sees whether the customer is still there (or their replies will be e-mailed)."""
-    async with hub.sessions() as session:
-        ticket = await tickets.open_ticket_of(session, conversation_id)
-    if ticket is not None and ticket.agent_id is not None:
-        event = {"type": "customer_presence", "ticket_id": ticket.id, "present": present}
-        await hub.events.to_agent(ticket.agent_id, event)
+    await _to_chat_agent(hub, conversation_id, "customer_presence", present=present)
 
 
 def _later_check_presence(hub: Hub, conversation_id: str) -> None:
@@ -118,10 +114,15 @@ def _later_check_presence(hub: Hub, conversation_id: str) -> None:
 
 
 async def _customer_typing(hub: Hub, conversation_id: str, typing: bool) -> None:
+    await _to_chat_agent(hub, conversation_id, "typing", typing=typing)
+
+
+async def _to_chat_agent(hub: Hub, conversation_id: str, kind: str, **fields) -> None:
+    """An event about the customer to the agent who has their chat, if anyone has it."""
     async with hub.sessions() as session:
         ticket = await tickets.open_ticket_of(session, conversation_id)
     if ticket is not None and ticket.agent_id is not None:
-        await hub.events.to_agent(ticket.agent_id, {"type": "typing", "ticket_id": ticket.id, "typing": typing})
+        await hub.events.to_agent(ticket.agent_id, {"type": kind, "ticket_id": ticket.id, **fields})
 
 
 @routes.get("/api/v1/agent/ws")
