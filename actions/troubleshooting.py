@@ -12,6 +12,7 @@ from actions import guide_runs
 from actions.common import button, language, latest_intent, latest_text, rating_buttons, say, step_buttons
 from actions.handoff import hand_over
 from actions.services import knowledge_base, min_score, suggest_score
+from bot.devices import names_only_a_device
 from bot.kb.service import ArticleView
 from bot.troubleshooting import choose_article, handoff_reason_for, next_position
 
@@ -106,8 +107,24 @@ class ActionFindArticle(Action):
         chosen = chosen_article(tracker)
         if chosen:  # the customer picked one of the suggested guides
             return start_article(dispatcher, tracker, chosen)
-        new_text = latest_intent(tracker) == "describe_problem" and not latest_text(tracker).startswith("/")
-        return find_article(dispatcher, tracker, latest_text(tracker) if new_text else None)
+        text = latest_text(tracker)
+        new_text = latest_intent(tracker) == "describe_problem" and not text.startswith("/")
+        # "Pixel 7a" read as a description is still only the device: ask for (or search again) the problem
+        return find_article(dispatcher, tracker, text if new_text and not only_the_device(tracker) else None)
+
+
+DEVICE_ENTITIES = ("device_category", "brand", "model")
+
+
+def only_the_device(tracker: Tracker) -> bool:
+    """The latest message names the device and nothing about a problem."""
+    message = tracker.latest_message or {}
+    spans = tuple(
+        (e["start"], e["end"])
+        for e in message.get("entities", [])
+        if e.get("entity") in DEVICE_ENTITIES and "start" in e and "end" in e
+    )
+    return names_only_a_device(message.get("text") or "", spans)
 
 
 def find_article(dispatcher: CollectingDispatcher, tracker: Tracker, new_problem: str | None) -> list[dict[str, Any]]:

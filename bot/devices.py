@@ -1,4 +1,4 @@
-"""Device vocabulary: which device category a text talks about, from device words and unambiguous brands."""
+"""Device vocabulary: which device category a text talks about, and whether a text names only a device."""
 
 from __future__ import annotations
 
@@ -22,3 +22,27 @@ def infer_category(text: str) -> str | None:
     """The one device category a text names, or None if it names none or several."""
     found = {_LOOKUP[w] for w in _WORD.findall(text.lower()) if w in _LOOKUP}
     return found.pop() if len(found) == 1 else None
+
+
+# Words that can stand beside a device name without saying anything about a problem ("my Pixel 7a", "es ist
+# eine EOS R6 Mark II"), and the suffixes of product names.
+_FILLER = """my mine our the a an it its it's this that is i have got use using own
+    mein meine meinen meinem ich habe hab nutze benutze es ist das der die den ein eine einen dies diese
+    model modell gerät device""".split()
+_MODEL_SUFFIXES = "mark ii iii iv v pro max plus ultra mini lite air neo fe se note edge".split()
+_TOKEN = re.compile(r"[\wäöüß'’-]+")
+
+
+def names_only_a_device(text: str, entity_spans: tuple[tuple[int, int], ...] = ()) -> bool:
+    """True when a text names a device and nothing else ("Pixel 7a", "my Galaxy S21", "Es ist eine EOS R6"):
+    it says which device, not what is wrong with it. `entity_spans` (start, end) are parts the NLU already
+    recognised as device entities; they count as device words whatever they contain."""
+    for start, end in sorted(entity_spans, reverse=True):
+        text = f"{text[:start]} __device__ {text[end:]}"
+    named = False
+    for token in _TOKEN.findall(text.lower()):
+        if token == "__device__" or token in _LOOKUP or any(ch.isdigit() for ch in token):
+            named = True
+        elif token not in _FILLER and token not in _MODEL_SUFFIXES:
+            return False
+    return named

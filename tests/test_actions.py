@@ -111,6 +111,20 @@ def test_device_answer_reruns_the_search_with_the_category():
     assert messages[-1]["custom"]["step"] == 1
 
 
+def test_a_bare_device_name_read_as_a_description_asks_for_the_problem():
+    t = tracker("Pixel 7a", entities=[{"entity": "model", "value": "Pixel 7a", "start": 0, "end": 8}])
+    events, messages = run(ActionFindArticle(), t)
+    assert slot(events, "awaiting") == "problem" and slot(events, "problem_text") is None
+    assert "What is the problem" in messages[-1]["text"]
+
+
+def test_a_bare_device_name_after_a_description_searches_the_described_problem_again():
+    t = tracker("Canon EOS R6", slots={"problem_text": "it won't turn on at all", "awaiting": "category"})
+    t.slots["device_category"] = "camera"
+    events, messages = run(ActionFindArticle(), t)
+    assert slot(events, "article_id") == "camera-wont-turn-on"
+
+
 def test_unknown_problem_asks_to_rephrase_once_then_hands_over():
     events, messages = run(ActionFindArticle(), tracker("flibber jabber wobble"))
     assert slot(events, "awaiting") == "rephrase" and slot(events, "clarifications") == 1
