@@ -107,10 +107,23 @@ class ActionFindArticle(Action):
         chosen = chosen_article(tracker)
         if chosen:  # the customer picked one of the suggested guides
             return start_article(dispatcher, tracker, chosen)
-        text = latest_text(tracker)
-        new_text = latest_intent(tracker) == "describe_problem" and not text.startswith("/")
-        # "Pixel 7a" read as a description is still only the device: ask for (or search again) the problem
-        return find_article(dispatcher, tracker, text if new_text and not only_the_device(tracker) else None)
+        tentative = latest_intent(tracker) != "describe_problem"  # read as naming the device, maybe with more
+        return find_article(dispatcher, tracker, new_description(tracker), tentative=tentative)
+
+
+def new_description(tracker: Tracker) -> str | None:
+    """The latest message as a problem description, or None when it only names the device (or is a button).
+
+    The NLU's intent alone is not trusted where device and problem meet: a bare "Pixel 7a" read as a
+    description is still only the device, and "Nokia G42 bootloop" read as naming the device still describes
+    the problem when none is known yet (a device answer never replaces a problem the customer described)."""
+    text = latest_text(tracker)
+    if text.startswith("/") or only_the_device(tracker):
+        return None
+    intent = latest_intent(tracker)
+    if intent == "describe_problem" or (intent == "inform_device" and not tracker.get_slot("problem_text")):
+        return text
+    return None
 
 
 DEVICE_ENTITIES = ("device_category", "brand", "model")
@@ -127,9 +140,14 @@ def only_the_device(tracker: Tracker) -> bool:
     return names_only_a_device(message.get("text") or "", spans)
 
 
-def find_article(dispatcher: CollectingDispatcher, tracker: Tracker, new_problem: str | None) -> list[dict[str, Any]]:
+def find_article(
+    dispatcher: CollectingDispatcher, tracker: Tracker, new_problem: str | None, tentative: bool = False
+) -> list[dict[str, Any]]:
     """Search for the problem (the new description, added to the old one after a rephrase request, or the
-    stored one with the device details now known) and start, ask, suggest or say nothing fits."""
+    stored one with the device details now known) and start, ask, suggest or say nothing fits.
+
+    A `tentative` description (a message the NLU read as naming the device) that matches nothing is not
+    taken as the problem: the customer is asked for it, as after any device name."""
     awaiting = tracker.get_slot("awaiting")
     problem = tracker.get_slot("problem_text")
     events: list[dict[str, Any]] = []
@@ -144,6 +162,9 @@ def find_article(dispatcher: CollectingDispatcher, tracker: Tracker, new_problem
     kb = knowledge_base()
     matches = kb.search(problem, language=language(tracker), category=category, brand=brand)
     choice = choose_article(matches, kb.index(), category, brand, min_score(), suggest_score())
+    if choice.kind == "no_match" and tentative and new_problem:
+        dispatcher.utter_message(text=say("ask_problem", tracker))
+        return [SlotSet("awaiting", "problem")]
     if choice.kind == "no_match":
         return events + no_match(dispatcher, tracker)
     if choice.kind == "suggest":

@@ -125,6 +125,32 @@ def test_a_bare_device_name_after_a_description_searches_the_described_problem_a
     assert slot(events, "article_id") == "camera-wont-turn-on"
 
 
+def test_device_and_problem_in_one_message_read_as_naming_the_device_is_still_searched():
+    text = "Samsung Galaxy does not charge anymore"
+    events, messages = run(ActionFindArticle(), tracker(text, intent="inform_device"))
+    assert slot(events, "problem_text") == text
+    assert "phone-not-charging" in slot(events, "candidates")  # searched, not "what is the problem?"
+
+
+def test_a_device_named_with_words_that_match_no_guide_asks_for_the_problem():
+    t = tracker("I have a Nikon Z6 that my uncle gave me", intent="inform_device")
+    events, messages = run(ActionFindArticle(), t)
+    assert slot(events, "awaiting") == "problem" and slot(events, "problem_text") is None
+    assert slot(events, "clarifications") is None
+    assert "What is the problem" in messages[-1]["text"]
+
+
+def test_a_device_answer_never_replaces_the_described_problem():
+    t = tracker(
+        "the one from Canon, not sure which",
+        intent="inform_device",
+        slots={"problem_text": "it won't turn on at all", "device_category": "camera", "awaiting": "category"},
+    )
+    events, messages = run(ActionFindArticle(), t)
+    assert slot(events, "problem_text") is None  # unchanged
+    assert slot(events, "article_id") == "camera-wont-turn-on"
+
+
 def test_unknown_problem_asks_to_rephrase_once_then_hands_over():
     events, messages = run(ActionFindArticle(), tracker("flibber jabber wobble"))
     assert slot(events, "awaiting") == "rephrase" and slot(events, "clarifications") == 1
