@@ -102,6 +102,14 @@ class Settings(BaseSettings):
         default="",
         description="The page that embeds the chat widget, for the link in e-mails (default: the hub's demo shop).",
     )
+    inbound_email_token: str = Field(
+        default="",
+        description="Bearer token of POST /api/v1/inbound/email, where the mailbox of MAIL_FROM hands over customers' "
+        "answers (raw e-mails). Empty: the endpoint is off (404).",
+    )
+    inbound_email_max_bytes: int = Field(
+        default=10 * 1024 * 1024, gt=0, description="Largest incoming e-mail, attachments included (larger: 413)."
+    )
     email_delay_s: float = Field(
         default=60,
         ge=0,

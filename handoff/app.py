@@ -26,7 +26,7 @@ from handoff.models import Agent, Ticket
 from handoff.openapi import document
 from handoff.rasa import RasaClient
 from handoff.telemetry import HubMetrics
-from handoff.views import agent, customer, dashboard, editor, monitoring, sockets
+from handoff.views import agent, customer, dashboard, editor, inbound, monitoring, sockets
 
 STATIC = Path(__file__).resolve().parent / "static"
 PAGES = {
@@ -64,6 +64,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(editor.routes)
     app.add_routes(sockets.routes)
     app.add_routes(dashboard.routes)
+    app.add_routes(inbound.routes)
     app.add_routes(monitoring.routes)
     app.router.add_get("/api/v1/openapi.json", _openapi)
     app.router.add_get("/healthz", _health)
@@ -93,6 +94,7 @@ async def _resources(app: web.Application):
         kb_sessions=kb_sessions,
         retrainer=retraining.make_retrainer(settings),
         link_signer=outbox.link_signer(settings),
+        reply_signer=outbox.reply_signer(settings),
     )
     app[HUB] = hub
     await _resume_grace_periods(hub)

@@ -107,9 +107,11 @@ async def post(
     payload: str | None = None,
     client_id: str | None = None,
     with_state: bool = True,
+    meta: dict | None = None,
 ) -> dict:
     """Store the customer's message, then route it to whoever owns the conversation; returns the replies
-    (and, `with_state`, the conversation's state, queue place and agent, as the HTTP answer carries them)."""
+    (and, `with_state`, the conversation's state, queue place and agent, as the HTTP answer carries them).
+    `meta` is kept with the customer's message (e.g. that it came by e-mail, handoff/inbound.py)."""
     text = _checked_text(hub, text, payload)
     async with hub.lock(conversation_id):
         try:
@@ -117,7 +119,7 @@ async def post(
                 conversation, ticket_id = await tickets.conversation_and_open_ticket(session, conversation_id)
                 if conversation.state == "closed":
                     raise Conflict("This conversation has ended. Start a new one to ask something else.", "closed")
-                stored = await _store_customer_message(session, hub, conversation, text, payload, client_id)
+                stored = await _store_customer_message(session, hub, conversation, text, payload, client_id, meta)
             retried = False
         except IntegrityError:  # the same client_id again (a client's retry): it was stored and answered already
             if client_id is None:
@@ -141,13 +143,19 @@ async def post(
 
 
 async def _store_customer_message(
-    session: AsyncSession, hub: Hub, conversation: Conversation, text: str, payload: str | None, client_id: str | None
+    session: AsyncSession,
+    hub: Hub,
+    conversation: Conversation,
+    text: str,
+    payload: str | None,
+    client_id: str | None,
+    meta: dict | None = None,
 ) -> Message:
     """The customer's message as shown (a button's title for its payload); clear text may switch the language."""
     shown = await _button_title(session, conversation.id, payload, conversation.language) if payload else text
     if text and _clearly(text) and (detected := detect_language(text)):
         conversation.language = detected
-    meta = {"payload": payload} if payload else {}
+    meta = {**(meta or {}), **({"payload": payload} if payload else {})}
     return add_message(session, conversation.id, "customer", shown, meta=meta, client_id=client_id)
 
 
@@ -256,7 +264,7 @@ async def _bot_handoff(hub: Hub, conversation: Conversation, reply: list[BotMess
         stored.append(await tickets.waiting_notice(session, hub, conversation, ticket))
         if problems:
             ticket.bot_context = {"problems": problems}
-    await _announce(hub, conversation, ticket, stored)
+    await announce(hub, conversation, ticket, stored)
     await _attach_bot_context(hub, ticket, problems)
     return stored
 
@@ -289,11 +297,11 @@ async def _hub_handoff(hub: Hub, conversation: Conversation) -> list[Message]:
             **notice.meta,
             "handoff": {"reason": "bot_unavailable", "priority": "normal", "ticket_id": ticket.id},
         }
-    await _announce(hub, conversation, ticket, [notice])
+    await announce(hub, conversation, ticket, [notice])
     return [notice]
 
 
-async def _announce(hub: Hub, conversation: Conversation, ticket, stored: list[Message]) -> None:
+async def announce(hub: Hub, conversation: Conversation, ticket, stored: list[Message]) -> None:
     await tickets.publish_messages(hub, conversation, stored)
     await tickets.announce_ticket(hub, ticket)
     await tickets.publish_state(hub, conversation)

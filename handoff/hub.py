@@ -8,7 +8,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from itsdangerous import URLSafeTimedSerializer
+from itsdangerous import Signer, URLSafeTimedSerializer
 from limits import parse
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
@@ -46,6 +46,7 @@ class Hub:
     background: set[asyncio.Task] = field(default_factory=set)  # short tasks the hub cancels when it stops
     mail_due: datetime | None = None  # when the next queued e-mail to a customer is due (handoff/outbox.py)
     link_signer: URLSafeTimedSerializer | None = None  # signs the keys in e-mails' links (handoff/outbox.py)
+    reply_signer: Signer | None = None  # signs the conversation in e-mails' Message-IDs (answers come back)
     token_hashes: OrderedDict[str, str] = field(default_factory=OrderedDict)  # conversation id -> its token's hash
     customers_seen: OrderedDict[str, datetime] = field(default_factory=OrderedDict)  # id -> their last request
     _locks: weakref.WeakValueDictionary = field(default_factory=weakref.WeakValueDictionary)

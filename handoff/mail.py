@@ -33,22 +33,36 @@ class Reply:
 
 
 def compose(
-    *, to: str, sender: str, language: str, ticket_id: int | None, replies: list[Reply], link: str, link_days: int
+    *,
+    to: str,
+    sender: str,
+    language: str,
+    ticket_id: int | None,
+    replies: list[Reply],
+    link: str,
+    link_days: int,
+    reference: str | None = None,
+    answerable: bool = False,
 ) -> EmailMessage:
-    """The e-mail with `replies`: plain text, and the same as escaped HTML for mail clients that prefer it."""
+    """The e-mail with `replies`: plain text, and the same as escaped HTML for mail clients that prefer it.
+
+    `reference` (the signed conversation, handoff/outbox.py) goes into the Message-ID, so that the customer's
+    answer, which quotes it in In-Reply-To, finds its way back to the conversation (handoff/inbound.py);
+    `answerable` says whether the hub reads such answers (the footer tells the customer either way)."""
     subject = catalogue_text("mail_subject", language)
     if ticket_id is not None:
         subject = f"{subject} [#{ticket_id}]"
     intro = catalogue_text("mail_intro", language)
     continue_text = catalogue_text("mail_continue", language, days=link_days)
-    footer = catalogue_text("mail_footer", language)
+    footer = catalogue_text("mail_footer_answerable" if answerable else "mail_footer", language)
 
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = sender
     message["To"] = to
     message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain=_domain(sender))
+    domain = _domain(sender)
+    message["Message-ID"] = f"<{uuid.uuid4().hex}.{reference}@{domain}>" if reference else make_msgid(domain=domain)
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office answers to it
     message.set_content(_plain(intro, replies, continue_text, link, footer))
     message.add_alternative(_html(intro, replies, continue_text, link, footer), subtype="html")

@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -125,6 +127,8 @@ async def _deliver(hub: Hub, transport: Transport, mail_id: int) -> bool:
             replies=replies,
             link=conversation_link(hub, conversation.id),
             link_days=hub.settings.resume_link_days,
+            reference=hub.reply_signer.sign(conversation.id).decode(),
+            answerable=bool(hub.settings.inbound_email_token),
         )
     try:
         await transport.send(email)
@@ -209,3 +213,22 @@ def link_opens(hub: Hub, conversation_id: str, key: str) -> bool:
     except BadSignature:  # SignatureExpired is one
         return False
     return value == conversation_id
+
+
+# -- the reference in the e-mails' Message-IDs, for the customer's answers (handoff/inbound.py) -------------
+REPLY_SALT = "email-reply"
+_REFERENCE = re.compile(r"<[0-9a-f]+\.(?P<signed>\w+\.[\w-]+)@")
+
+
+def reply_signer(settings: Settings) -> Signer:
+    """Signs the conversation id in e-mails' Message-IDs (no expiry: customers answer old e-mails too)."""
+    return Signer(settings.resolved_hub_secret(), salt=REPLY_SALT, sep=".")
+
+
+def referenced_conversation(hub: Hub, mail: EmailMessage) -> str | None:
+    """The conversation an answer's In-Reply-To or References points to, if the reference's signature holds."""
+    headers = " ".join(str(mail.get(name, "")) for name in ("In-Reply-To", "References"))
+    for found in _REFERENCE.finditer(headers):
+        with contextlib.suppress(BadSignature):
+            return hub.reply_signer.unsign(found.group("signed")).decode()
+    return None

@@ -34,6 +34,7 @@ const REASONS = {
   human_topic: ["Needs a person", "Damage, liquid, warranty, repair, return or data recovery."],
   safety: ["Safety risk", "Swollen battery, smoke, burning smell or heat damage."],
   bot_unavailable: ["Bot unavailable", "The bot or its action server did not answer."],
+  email_reply: ["Customer answered by e-mail", "The customer answered an e-mail after the chat had ended or gone back to the bot."],
 };
 
 const CATEGORIES = { phone: "Phone", camera: "Camera", notebook: "Notebook" };
@@ -964,6 +965,10 @@ function messageExtras(message) {
   }
   if (message.sender === "agent" && state.detail?.emailed_message_ids?.includes(message.id)) {
     tags.push(el("span", { class: "tag tag--emailed", "data-testid": "emailed" }, icon("mail"), "E-mailed"));
+  }
+  if (message.sender === "customer" && meta.channel === "email") {
+    const title = meta.subject ? `Answered the e-mail “${meta.subject}”` : "Answered by e-mail";
+    tags.push(el("span", { class: "tag tag--emailed", title, "data-testid": "by-email" }, icon("mail"), "By e-mail"));
   }
   if (meta.handoff) {
     tags.push(

@@ -17,6 +17,7 @@ const REASONS = {
   human_topic: "Needs a person",
   safety: "Safety risk",
   bot_unavailable: "Bot unavailable",
+  email_reply: "Customer answered by e-mail",
 };
 const LANGUAGES = { de: "German", en: "English" };
 const CATEGORIES = { phone: "Phones", camera: "Cameras", notebook: "Notebooks", unknown: "Device unknown" };

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email
 import re
+import uuid
 from email.message import EmailMessage
 from email.policy import default as default_policy
 
@@ -21,6 +22,7 @@ from tests.hub.test_monitoring import key, scrape
 from tests.hub.test_websockets import _next
 
 ADDRESS = "kunde@example.org"
+INBOUND_TOKEN = "inbound-secret"
 
 
 class Inbox:
@@ -65,6 +67,7 @@ def mail_settings(hub_settings, smtp_port):
             "email_delay_s": 0.4,
             "customer_away_after_s": 0.2,
             "hub_secret": "test-secret",
+            "inbound_email_token": INBOUND_TOKEN,
         }
     )
 
@@ -274,7 +277,9 @@ async def test_the_agent_sees_the_customer_leave_and_come_back_and_what_was_emai
 
 
 async def test_without_a_mail_server_emails_are_files(mail_settings, tmp_path, aiohttp_client):
-    settings = mail_settings.model_copy(update={"smtp_url": "", "mail_dir": tmp_path / "mail"})
+    settings = mail_settings.model_copy(
+        update={"smtp_url": "", "mail_dir": tmp_path / "mail", "inbound_email_token": ""}
+    )
     client = await aiohttp_client(create_app(settings))
     customer, ticket_id, anna = await _away_customer_with_email(client, "en")
     await _write(anna, ticket_id, {"text": "Your repair is booked."})
@@ -283,7 +288,151 @@ async def test_without_a_mail_server_emails_are_files(mail_settings, tmp_path, a
             await asyncio.sleep(0.05)
     (path,) = (tmp_path / "mail").glob("*.eml")
     mail = email.message_from_bytes(path.read_bytes(), policy=default_policy)
-    assert mail["To"] == ADDRESS and "Your repair is booked." in mail.get_body(("plain",)).get_content()
+    plain = mail.get_body(("plain",)).get_content()
+    assert mail["To"] == ADDRESS and "Your repair is booked." in plain
+    assert "replies to it are not read" in plain  # no INBOUND_EMAIL_TOKEN: the hub does not read answers
+
+
+# -- the customer's answers by e-mail (handoff/inbound.py) ---------------------------------------------------
+def _answer(
+    mail: EmailMessage,
+    text: str,
+    *,
+    sender: str = ADDRESS,
+    quote: str = "Am Montag schrieb Support:",
+    html: bool = False,
+    in_reply_to: str | None = None,
+) -> bytes:
+    """The customer's answer to `mail` as their mail client sends it: the new text, then the quoted e-mail."""
+    answer = EmailMessage()
+    answer["From"] = f"Kim Kunde <{sender}>"
+    answer["To"] = mail["From"]
+    answer["Subject"] = "Re: " + mail["Subject"]
+    answer["Message-ID"] = f"<{uuid.uuid4().hex}@example.org>"
+    answer["In-Reply-To"] = answer["References"] = in_reply_to or mail["Message-ID"]
+    quoted = "\n".join("> " + line for line in mail.get_body(("plain",)).get_content().splitlines())
+    if html:
+        answer.set_content(f"<div>{text}</div><div>{quote}</div><blockquote>{quoted}</blockquote>", subtype="html")
+    else:
+        answer.set_content(f"{text}\n\n{quote}\n{quoted}\n")
+    return answer.as_bytes()
+
+
+async def _deliver_inbound(client, raw: bytes, expect: int = 201, token: str = INBOUND_TOKEN) -> dict:
+    response = await client.post(
+        "/api/v1/inbound/email",
+        data=raw,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "message/rfc822"},
+    )
+    body = await response.json()
+    assert response.status == expect, body
+    return body
+
+
+async def _transcript(client, ticket_id: int, agent) -> list[dict]:
+    return (await agent.json("GET", f"/tickets/{ticket_id}"))["transcript"]
+
+
+async def test_the_customers_email_answer_reaches_the_agent_without_the_quoted_email(mail_client, inbox):
+    customer, ticket_id, anna = await _away_customer_with_email(mail_client, "de")
+    await _write(anna, ticket_id, {"text": "Bitte halten Sie Power 10 s gedrückt."})
+    (mail,) = await inbox.wait_for(1)
+    console = await mail_client.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+
+    answer = _answer(mail, "Das hat <b>nicht</b> geholfen, der Bildschirm bleibt schwarz.\n\nGrüße\nKim")
+    result = await _deliver_inbound(mail_client, answer)
+    assert result["conversation_id"] == customer.id and result["reopened"] is None
+
+    assert "Sie können auf diese E-Mail antworten" in mail.get_body(("plain",)).get_content()
+    relayed = await _next(console, "message")
+    assert relayed["message"]["text"] == "Das hat <b>nicht</b> geholfen, der Bildschirm bleibt schwarz.\n\nGrüße\nKim"
+    assert relayed["message"]["meta"]["channel"] == "email"
+    assert relayed["message"]["meta"]["subject"].startswith("Re: Eine Antwort auf Ihre Supportanfrage")
+    transcript = await _transcript(mail_client, ticket_id, anna)
+    assert transcript[-1]["id"] == result["message_id"] and "Bitte halten" not in transcript[-1]["text"]
+
+    # the mailbox delivers the same e-mail again: stored once
+    again = await _deliver_inbound(mail_client, answer)
+    assert again["message_id"] == result["message_id"]
+    assert len(await _transcript(mail_client, ticket_id, anna)) == len(transcript)
+
+    # the agent's answer goes out by e-mail again: the conversation goes on by e-mail
+    await _write(anna, ticket_id, {"text": "Dann schicken Sie es uns bitte ein."})
+    await inbox.wait_for(2)
+    assert "Dann schicken Sie es uns bitte ein." in inbox.received[1].get_body(("plain",)).get_content()
+    await console.close()
+
+
+async def test_an_html_only_answer_keeps_its_text_and_drops_the_quote(mail_client, inbox):
+    customer, ticket_id, anna = await _away_customer_with_email(mail_client, "en")
+    await _write(anna, ticket_id, {"text": "Did the reset help?"})
+    (mail,) = await inbox.wait_for(1)
+    await _deliver_inbound(mail_client, _answer(mail, "Yes &amp; no: it starts, then stops.", html=True))
+    last = (await _transcript(mail_client, ticket_id, anna))[-1]
+    assert last["sender"] == "customer" and last["text"] == "Yes & no: it starts, then stops."
+
+
+async def test_an_answer_after_the_case_was_resolved_opens_a_new_ticket_in_the_queue(mail_client, inbox):
+    customer, ticket_id, anna = await _away_customer_with_email(mail_client, "en")
+    await anna.call("POST", f"/tickets/{ticket_id}/resolve", {"note": "Replaced the cable", "kb_candidate": False})
+    (mail,) = await inbox.wait_for(1)
+    console = await mail_client.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+
+    On = "On Monday, 30 November 2026 at 10:02, Support <support@shop.example> wrote:"
+    result = await _deliver_inbound(mail_client, _answer(mail, "It broke again today.", quote=On))
+    assert result["reopened"] and result["reopened"] != ticket_id
+    queued = await _next(console, "ticket_queued")
+    assert queued["ticket"]["id"] == result["reopened"] and queued["ticket"]["reason"] == "email_reply"
+    detail = await anna.json("GET", f"/tickets/{result['reopened']}")
+    assert detail["ticket"]["status"] == "queued" and detail["ticket"]["reason"] == "email_reply"
+    texts = [m["text"] for m in detail["transcript"]]
+    assert texts[-1] == "It broke again today." and "Replaced the cable" not in texts[-1]
+    await console.close()
+
+
+async def test_answers_that_are_not_the_customers_are_refused(mail_client, inbox):
+    customer, ticket_id, anna = await _away_customer_with_email(mail_client, "en")
+    await _write(anna, ticket_id, {"text": "Please send a photo."})
+    (mail,) = await inbox.wait_for(1)
+    before = len(await _transcript(mail_client, ticket_id, anna))
+
+    stranger = await _deliver_inbound(mail_client, _answer(mail, "hi", sender="mallory@evil.example"), expect=403)
+    assert stranger["error"]["code"] == "sender_mismatch"
+    local, domain = mail["Message-ID"].split("@")
+    flipped = "A" if local[-5] != "A" else "B"  # inside the signature (a base64 string's last character may not count)
+    tampered = _answer(mail, "hi", in_reply_to=f"{local[:-5]}{flipped}{local[-4:]}@{domain}")
+    assert (await _deliver_inbound(mail_client, tampered, expect=404))["error"]["code"] == "not_a_reply"
+    fresh = EmailMessage()
+    fresh["From"], fresh["Subject"] = ADDRESS, "Hello"
+    fresh.set_content("A new e-mail, not an answer.")
+    assert (await _deliver_inbound(mail_client, fresh.as_bytes(), expect=404))["error"]["code"] == "not_a_reply"
+    only_quote = _answer(mail, "")
+    assert (await _deliver_inbound(mail_client, only_quote, expect=400))["error"]["code"] == "email_empty"
+    await _deliver_inbound(mail_client, _answer(mail, "hi"), expect=401, token="wrong")
+    assert len(await _transcript(mail_client, ticket_id, anna)) == before
+
+
+async def test_the_inbound_endpoint_is_off_without_a_token_and_refuses_oversized_mail(mail_settings, aiohttp_client):
+    off = await aiohttp_client(create_app(mail_settings.model_copy(update={"inbound_email_token": ""})))
+    response = await off.post("/api/v1/inbound/email", data=b"From: a@b.c\r\n\r\nhi")
+    assert response.status == 404 and (await response.json())["error"]["code"] == "not_enabled"
+    small = await aiohttp_client(create_app(mail_settings.model_copy(update={"inbound_email_max_bytes": 1000})))
+    big = b"From: kunde@example.org\r\nSubject: photo\r\n\r\n" + b"x" * 5000
+    body = await _deliver_inbound(small, big, expect=413)
+    assert body["error"]["code"] == "email_too_large"
+    # larger than the JSON API's body limit (16 KB), within the e-mail limit: read whole, refused for what it is
+    roomy = await aiohttp_client(create_app(mail_settings))
+    long = b"From: kunde@example.org\r\nSubject: photo\r\n\r\n" + b"x" * 50_000
+    assert (await _deliver_inbound(roomy, long, expect=404))["error"]["code"] == "not_a_reply"
+
+
+def test_the_new_text_ends_where_the_quote_or_signature_starts():
+    from handoff.inbound import new_text
+
+    assert new_text("Thanks!\n\n-----Original Message-----\nFrom: x") == "Thanks!"
+    assert new_text("Danke\r\n\r\nVon: support@shop.example\r\nGesendet: ...") == "Danke"
+    assert new_text("Works now.\n-- \nKim Kunde\nPhone 123") == "Works now."
+    assert new_text("Line one\n\n\n\nLine two\n> quoted") == "Line one\n\nLine two"
 
 
 # -- units ---------------------------------------------------------------------------------------------------
