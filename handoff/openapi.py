@@ -47,6 +47,11 @@ SUGGESTION = {"type": "object", "description": "Suggestion, see docs/hub-api.md"
 # (method, path, summary, request body model, success status, response schema, security)
 CUSTOMER = ["customerToken"]
 AGENT = ["agentSession", "agentBearer"]
+INBOUND = ["inboundEmailToken"]
+# Operations whose body is not JSON: media type -> schema.
+RAW_BODIES = {
+    ("post", "/api/v1/inbound/email"): {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}},
+}
 OPERATIONS = [
     (
         "post",
@@ -124,6 +129,24 @@ OPERATIONS = [
         200,
         {"type": "object"},
         CUSTOMER,
+    ),
+    (
+        "post",
+        "/api/v1/inbound/email",
+        "A customer's e-mail answer to one of the hub's e-mails, as the raw e-mail (RFC 5322), from the mailbox of "
+        "MAIL_FROM. Off (404) without INBOUND_EMAIL_TOKEN. 404 not_a_reply without a signed reference in "
+        "In-Reply-To/References, 403 sender_mismatch, 400 email_empty, 413 email_too_large.",
+        None,
+        201,
+        {
+            "type": "object",
+            "properties": {
+                "conversation_id": {"type": "string"},
+                "message_id": {"type": "integer"},
+                "reopened": {"type": ["integer", "null"], "description": "the new ticket, if the case had ended"},
+            },
+        },
+        INBOUND,
     ),
     (
         "get",
@@ -496,7 +519,7 @@ def document() -> dict:
     components: dict = {"Message": MESSAGE, "Error": ERROR}
     paths: dict = {}
     for method, path, summary, body, status, response, security in OPERATIONS:
-        tag = next((t for t in ("agent", "editor") if f"/{t}/" in path), "customer")
+        tag = next((t for t in ("agent", "editor", "inbound") if f"/{t}/" in path), "customer")
         operation: dict = {"summary": summary, "tags": [tag], "responses": {}}
         parameters = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -513,6 +536,8 @@ def document() -> dict:
                 "required": True,
                 "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body.__name__}"}}},
             }
+        if (method, path) in RAW_BODIES:
+            operation["requestBody"] = {"required": True, "content": RAW_BODIES[(method, path)]}
         success: dict = {"description": "success"}
         if response is not None:
             success["content"] = {"application/json": {"schema": response}}
@@ -544,6 +569,7 @@ def document() -> dict:
                     "description": "plus X-CSRF-Token header on every non-GET call",
                 },
                 "agentBearer": {"type": "http", "scheme": "bearer", "description": "token from POST /agent/session"},
+                "inboundEmailToken": {"type": "http", "scheme": "bearer", "description": "INBOUND_EMAIL_TOKEN"},
             },
         },
     }
