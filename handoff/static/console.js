@@ -1044,7 +1044,7 @@ function onMessage(ticketId, message) {
   if (message.sender === "customer") {
     state.lastText.set(id, message.text);
     clearRemoteTyping(id);
-    onCustomerPresence(ticketId, true); // they just wrote
+    if (message.meta?.channel !== "email") onCustomerPresence(ticketId, true); // they just wrote in the chat
   }
   if (id === state.openId && state.detail) {
     addMessageToOpen(message);

@@ -55,6 +55,9 @@ class LiveHub:
         return username
 
 
+INBOUND_TOKEN = "browser-inbound-token"  # the live hub reads customers' e-mail answers
+
+
 @pytest.fixture(scope="session")
 def live_hub(servers, tmp_path_factory) -> Iterator[LiveHub]:
     settings = servers.settings.model_copy(update={"hub_port": HUB_PORT})
@@ -69,6 +72,7 @@ def live_hub(servers, tmp_path_factory) -> Iterator[LiveHub]:
         MAIL_DIR=str(work / "mail"),
         EMAIL_DELAY_S="1",
         CUSTOMER_AWAY_AFTER_S="2",
+        INBOUND_EMAIL_TOKEN=INBOUND_TOKEN,
     )
     try:
         runtime.wait_until_up(runtime.hub_ready_url(settings), 60, process)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import email
 import re
 import uuid
+from email.message import EmailMessage
 from email.policy import default as default_policy
 
 import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.browser.conftest import PASSWORD, screenshot
+from tests.e2e.browser.conftest import INBOUND_TOKEN, PASSWORD, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -232,6 +233,25 @@ def test_a_customer_who_left_gets_the_reply_by_email_and_its_link_reopens_the_ch
     plain = mail.get_body(("plain",)).get_content()
     assert "Akku für 30 Sekunden" in plain and mail["Subject"].startswith("Eine Antwort auf Ihre Supportanfrage")
     link = re.search(r"http\S+#support-chat=\S+", plain).group(0)
+
+    # the customer answers the e-mail (as the mailbox hands it to the hub): the agent reads it, as text
+    answer = EmailMessage()
+    answer["From"], answer["To"], answer["Subject"] = address, mail["From"], "Re: " + mail["Subject"]
+    answer["Message-ID"] = f"<{uuid.uuid4().hex}@example.org>"
+    answer["In-Reply-To"] = answer["References"] = mail["Message-ID"]
+    answer.set_content("Geht leider nicht <img src=x onerror=alert(1)>\n\nAm Montag schrieb Support:\n> Bitte ...\n")
+    response = httpx.post(
+        f"{live_hub.url}/api/v1/inbound/email",
+        content=answer.as_bytes(),
+        headers={"Authorization": f"Bearer {INBOUND_TOKEN}", "Content-Type": "message/rfc822"},
+    )
+    assert response.status_code == 201, response.text
+    expect(console.get_by_test_id("by-email")).to_be_visible(timeout=10_000)
+    expect(console.get_by_test_id("transcript")).to_contain_text("Geht leider nicht <img src=x onerror=alert(1)>")
+    assert not console.dialogs and not console.locator("img[src=x]").count()
+    expect(away).to_be_visible()  # an e-mail answer does not bring them back to the chat: replies still go by e-mail
+    expect(left).to_be_visible()
+    screenshot(console, "console-email-answer")
 
     elsewhere = page_for(width=390, height=780, locale="de-DE")  # another device: nothing stored there
     elsewhere.goto(link)
