@@ -100,13 +100,22 @@ def test_ambiguous_problem_asks_for_the_device_category():
     assert any('"device_category": "phone"' in p for p in payloads)
 
 
-def test_device_answer_reruns_the_search_with_the_category():
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("camera", "inform_device"),
+        ("the one from Canon, not sure which", "inform_device"),  # more than a device name: still no new problem
+        ("Canon EOS R6", "describe_problem"),  # a bare device name read as a description
+    ],
+)
+def test_device_answer_reruns_the_search_for_the_described_problem(text, intent):
     t = tracker(
-        "camera",
-        intent="inform_device",
+        text,
+        intent=intent,
         slots={"problem_text": "it won't turn on at all", "device_category": "camera", "awaiting": "category"},
     )
     events, messages = run(ActionFindArticle(), t)
+    assert slot(events, "problem_text") is None  # the described problem stays
     assert slot(events, "article_id") == "camera-wont-turn-on"
     assert messages[-1]["custom"]["step"] == 1
 
@@ -116,13 +125,6 @@ def test_a_bare_device_name_read_as_a_description_asks_for_the_problem():
     events, messages = run(ActionFindArticle(), t)
     assert slot(events, "awaiting") == "problem" and slot(events, "problem_text") is None
     assert "What is the problem" in messages[-1]["text"]
-
-
-def test_a_bare_device_name_after_a_description_searches_the_described_problem_again():
-    t = tracker("Canon EOS R6", slots={"problem_text": "it won't turn on at all", "awaiting": "category"})
-    t.slots["device_category"] = "camera"
-    events, messages = run(ActionFindArticle(), t)
-    assert slot(events, "article_id") == "camera-wont-turn-on"
 
 
 def test_device_and_problem_in_one_message_read_as_naming_the_device_is_still_searched():
@@ -138,17 +140,6 @@ def test_a_device_named_with_words_that_match_no_guide_asks_for_the_problem():
     assert slot(events, "awaiting") == "problem" and slot(events, "problem_text") is None
     assert slot(events, "clarifications") is None
     assert "What is the problem" in messages[-1]["text"]
-
-
-def test_a_device_answer_never_replaces_the_described_problem():
-    t = tracker(
-        "the one from Canon, not sure which",
-        intent="inform_device",
-        slots={"problem_text": "it won't turn on at all", "device_category": "camera", "awaiting": "category"},
-    )
-    events, messages = run(ActionFindArticle(), t)
-    assert slot(events, "problem_text") is None  # unchanged
-    assert slot(events, "article_id") == "camera-wont-turn-on"
 
 
 def test_unknown_problem_asks_to_rephrase_once_then_hands_over():
