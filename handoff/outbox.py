@@ -5,7 +5,9 @@ also queues an e-mail (`queue_reply`). It waits EMAIL_DELAY_S, gathering whateve
 is then sent with everything the customer has not seen (`deliver_due`, run by the hub's background `run` loop).
 A customer who comes back before that reads the replies in the chat: the e-mail is skipped. Sending is
 at-least-once: a failed send is retried with growing pauses, and is marked failed (with the reason) after
-MAX_ATTEMPTS; a crash between sending and recording it may send the same e-mail again.
+MAX_ATTEMPTS; a crash between sending and recording it may send the same e-mail again. Each e-mail's
+Message-ID carries the conversation, signed (`reply_signer`), so the customer's answer finds its way back
+(handoff/inbound.py).
 """
 
 from __future__ import annotations
