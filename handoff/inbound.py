@@ -74,6 +74,16 @@ def parse(raw: bytes) -> InboundMail:
     )
 
 
+def automatic(mail: EmailMessage) -> bool:
+    """Whether a mail program, not the customer, sent it: out-of-office notices and other auto-replies
+    (RFC 3834 `Auto-Submitted`, and the headers Exchange and mailing lists use)."""
+    if str(mail.get("Auto-Submitted", "no")).strip().lower() != "no":
+        return True
+    if str(mail.get("Precedence", "")).strip().lower() in ("auto_reply", "bulk", "junk", "list"):
+        return True
+    return any(name in mail for name in ("X-Autoreply", "X-Autorespond"))
+
+
 def new_text(content: str) -> str:
     """What the customer wrote above the quoted e-mail (and above their signature)."""
     lines = content.replace("\r\n", "\n").split("\n")
@@ -125,6 +135,8 @@ async def receive(hub: Hub, raw: bytes) -> dict:
             "This e-mail does not answer an e-mail of the hub (no signed reference in In-Reply-To or References).",
             "not_a_reply",
         )
+    if automatic(inbound.mail):  # an out-of-office notice is no answer: it must not reopen a case
+        return {"conversation_id": conversation_id, "message_id": None, "reopened": None, "ignored": "automatic"}
     async with hub.sessions() as session:
         conversation = await session.get(Conversation, conversation_id)
     if conversation is None:
@@ -141,9 +153,10 @@ async def receive(hub: Hub, raw: bytes) -> dict:
     meta = {"channel": "email", "subject": inbound.subject[:200]}
     if conversation.state in ("queued", "agent"):
         result = await conversations.post(hub, conversation_id, text=text, client_id=client_id, meta=meta)
-        return {"conversation_id": conversation_id, "message_id": result["customer_message"]["id"], "reopened": None}
-    message_id_, ticket_id = await _reopen(hub, conversation_id, text, client_id, meta)
-    return {"conversation_id": conversation_id, "message_id": message_id_, "reopened": ticket_id}
+        message_id, ticket_id = result["customer_message"]["id"], None
+    else:
+        message_id, ticket_id = await _reopen(hub, conversation_id, text, client_id, meta)
+    return {"conversation_id": conversation_id, "message_id": message_id, "reopened": ticket_id, "ignored": None}
 
 
 def _fitted(hub: Hub, text: str) -> str:

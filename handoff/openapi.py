@@ -135,7 +135,7 @@ OPERATIONS = [
         "/api/v1/inbound/email",
         "A customer's e-mail answer to one of the hub's e-mails, as the raw e-mail (RFC 5322), from the mailbox of "
         "MAIL_FROM. Off (404) without INBOUND_EMAIL_TOKEN. 404 not_a_reply without a signed reference in "
-        "In-Reply-To/References, 403 sender_mismatch, 400 email_empty, 413 email_too_large.",
+        "In-Reply-To/References, 403 sender_mismatch, 400 email_empty, 413 email_too_large; 202 for auto-replies.",
         None,
         201,
         {
@@ -144,6 +144,10 @@ OPERATIONS = [
                 "conversation_id": {"type": "string"},
                 "message_id": {"type": "integer"},
                 "reopened": {"type": ["integer", "null"], "description": "the new ticket, if the case had ended"},
+                "ignored": {
+                    "enum": ["automatic", None],
+                    "description": "202: an auto-reply (out of office), not stored",
+                },
             },
         },
         INBOUND,

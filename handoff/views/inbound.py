@@ -24,7 +24,7 @@ async def receive_email(request: web.Request) -> web.Response:
     if not hmac.compare_digest(given.encode(), expected.encode()):
         raise Unauthorized("Send the INBOUND_EMAIL_TOKEN as 'Authorization: Bearer <token>'.", "token_invalid")
     result = await inbound.receive(hub, await _raw_email(request, hub.settings.inbound_email_max_bytes))
-    return web.json_response(result, status=201)
+    return web.json_response(result, status=202 if result["ignored"] else 201)
 
 
 async def _raw_email(request: web.Request, limit: int) -> bytes:

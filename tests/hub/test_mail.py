@@ -390,6 +390,31 @@ async def test_an_answer_after_the_case_was_resolved_opens_a_new_ticket_in_the_q
     await console.close()
 
 
+@pytest.mark.parametrize("header", ["Auto-Submitted: auto-replied", "Precedence: auto_reply", "X-Autoreply: yes"])
+async def test_an_out_of_office_notice_is_no_answer_and_reopens_nothing(mail_client, inbox, header):
+    customer, ticket_id, anna = await _away_customer_with_email(mail_client, "en")
+    await anna.call("POST", f"/tickets/{ticket_id}/resolve", {"note": "Replaced the cable", "kb_candidate": False})
+    (mail,) = await inbox.wait_for(1)
+    before = await _transcript(mail_client, ticket_id, anna)
+    name, value = header.split(": ")
+    notice = email.message_from_bytes(_answer(mail, "I am out of the office until Monday."), policy=default_policy)
+    notice[name] = value
+    response = await mail_client.post(
+        "/api/v1/inbound/email",
+        data=notice.as_bytes(),
+        headers={"Authorization": f"Bearer {INBOUND_TOKEN}", "Content-Type": "message/rfc822"},
+    )
+    assert response.status == 202
+    assert (await response.json()) == {
+        "conversation_id": customer.id,
+        "message_id": None,
+        "reopened": None,
+        "ignored": "automatic",
+    }
+    assert await _transcript(mail_client, ticket_id, anna) == before
+    assert (await anna.json("GET", "/queue"))["tickets"] == []
+
+
 async def test_answers_that_are_not_the_customers_are_refused(mail_client, inbox):
     customer, ticket_id, anna = await _away_customer_with_email(mail_client, "en")
     await _write(anna, ticket_id, {"text": "Please send a photo."})
