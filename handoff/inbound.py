@@ -40,6 +40,8 @@ _QUOTE_STARTS = (
     re.compile(r"^\s*>"),
     re.compile(r"^-- $"),  # the signature separator
 )
+# The same attribution line wrapped in two, as Gmail does with long names and addresses.
+_WRAPPED_ATTRIBUTION = re.compile(r"^\s*(on|am)\b.{0,200}\b(wrote|schrieb\b.{0,100}):\s*$", re.IGNORECASE)
 
 
 # -- reading an e-mail ---------------------------------------------------------------------------------------
@@ -90,6 +92,9 @@ def new_text(content: str) -> str:
     for index, line in enumerate(lines):
         if any(pattern.search(line) for pattern in _QUOTE_STARTS):
             lines = lines[:index]
+            break
+        if index and _WRAPPED_ATTRIBUTION.search(f"{lines[index - 1]} {line}"):  # "On ..., <a@b>" / "wrote:"
+            lines = lines[: index - 1]
             break
     return re.sub(r"\n{3,}", "\n\n", "\n".join(line.rstrip() for line in lines)).strip()
 

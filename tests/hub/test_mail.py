@@ -458,6 +458,12 @@ def test_the_new_text_ends_where_the_quote_or_signature_starts():
     assert new_text("Danke\r\n\r\nVon: support@shop.example\r\nGesendet: ...") == "Danke"
     assert new_text("Works now.\n-- \nKim Kunde\nPhone 123") == "Works now."
     assert new_text("Line one\n\n\n\nLine two\n> quoted") == "Line one\n\nLine two"
+    wrapped = "Still broken.\n\nOn Mon, 30 Nov 2026 at 10:02, Support <support@shop.example>\nwrote:\n\nHello"
+    assert new_text(wrapped) == "Still broken."
+    assert new_text("Geht nicht.\nAm 30.11.2026 um 10:02 schrieb Support\n<support@shop.example>:\nHallo") == (
+        "Geht nicht."
+    )
+    assert new_text("On second thought\nit works now.") == "On second thought\nit works now."
 
 
 # -- units ---------------------------------------------------------------------------------------------------
