@@ -84,6 +84,12 @@ def chosen_article(tracker: Tracker) -> str | None:
     return None
 
 
+def ask_for_problem(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
+    """The device is known (or named), the problem not: ask what happens."""
+    dispatcher.utter_message(text=say("ask_problem", tracker))
+    return [SlotSet("awaiting", "problem")]
+
+
 def no_match(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
     """No guide fits: ask for other words once, then hand over (reason no_article)."""
     if (tracker.get_slot("clarifications") or 0) >= 1:
@@ -156,15 +162,13 @@ def find_article(
         events.append(SlotSet("problem_text", problem))
         tracker.slots["problem_text"] = problem
     if not problem:
-        dispatcher.utter_message(text=say("ask_problem", tracker))
-        return events + [SlotSet("awaiting", "problem")]
+        return events + ask_for_problem(dispatcher, tracker)
     category, brand = tracker.get_slot("device_category"), tracker.get_slot("brand")
     kb = knowledge_base()
     matches = kb.search(problem, language=language(tracker), category=category, brand=brand)
     choice = choose_article(matches, kb.index(), category, brand, min_score(), suggest_score())
     if choice.kind == "no_match" and tentative and new_problem:
-        dispatcher.utter_message(text=say("ask_problem", tracker))
-        return [SlotSet("awaiting", "problem")]
+        return ask_for_problem(dispatcher, tracker)  # the text is not kept as the problem
     if choice.kind == "no_match":
         return events + no_match(dispatcher, tracker)
     if choice.kind == "suggest":
