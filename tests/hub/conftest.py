@@ -55,7 +55,7 @@ def hub_settings(hub_db_url) -> Settings:
 
 
 @pytest.fixture
-async def client(aiohttp_client, hub_settings):
+async def client(hub_settings, aiohttp_client):  # the database first: it is torn down after the hub
     return await aiohttp_client(create_app(hub_settings))
 
 

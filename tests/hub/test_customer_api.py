@@ -128,7 +128,7 @@ async def test_polling_returns_only_messages_after_the_given_id(client):
     assert later and all(m["id"] > first for m in later)
 
 
-async def test_too_many_messages_get_429_with_retry_after(aiohttp_client, hub_settings):
+async def test_too_many_messages_get_429_with_retry_after(hub_settings, aiohttp_client):
     hub_settings.rate_messages_per_10s = 3
     client = await aiohttp_client(create_app(hub_settings))
     customer = await new_customer(client)
@@ -138,7 +138,7 @@ async def test_too_many_messages_get_429_with_retry_after(aiohttp_client, hub_se
     assert int(response.headers["Retry-After"]) >= 1
 
 
-async def test_new_conversations_are_limited_per_address(aiohttp_client, hub_settings):
+async def test_new_conversations_are_limited_per_address(hub_settings, aiohttp_client):
     hub_settings.rate_conversations_per_minute = 2
     client = await aiohttp_client(create_app(hub_settings))
     statuses = [(await client.post("/api/v1/conversations")).status for _ in range(3)]
@@ -156,7 +156,7 @@ async def test_an_email_address_can_be_left_and_a_bad_one_is_explained(client):
     assert status["email"] == "kim@example.org"
 
 
-async def test_a_restart_of_the_hub_loses_nothing(aiohttp_client, hub_settings):
+async def test_a_restart_of_the_hub_loses_nothing(hub_settings, aiohttp_client):
     first = await aiohttp_client(create_app(hub_settings))
     customer = await new_customer(first)
     await customer.say("my notebook will not start")

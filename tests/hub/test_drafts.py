@@ -34,7 +34,7 @@ def data_copy(tmp_path):
 
 
 @pytest.fixture
-async def client(aiohttp_client, hub_db_url, data_copy):
+async def client(hub_db_url, data_copy, aiohttp_client):
     with make_session_factory(make_engine(hub_db_url))() as session:
         import_articles(session, data_copy / "kb")
     settings = Settings(

@@ -60,7 +60,7 @@ async def test_websocket_upgrades_are_counted_but_not_timed(client):
 
 
 @pytest.fixture
-async def guarded(aiohttp_client, hub_settings: Settings):
+async def guarded(hub_settings: Settings, aiohttp_client):
     return await aiohttp_client(create_app(hub_settings.model_copy(update={"metrics_token": "scrape-me"})))
 
 
