@@ -6,8 +6,8 @@ e-mail, as raw RFC 5322 bytes, to `POST /api/v1/inbound/email` (an MTA pipe, or 
 webhook) with the INBOUND_EMAIL_TOKEN. The hub checks the reference's signature and that the sender is the
 address the customer left, keeps only the new text (not the quoted e-mail below it), and stores it as the
 customer's message: relayed to the agent (queued or assigned), or, when the chat had ended or gone back to the
-bot, in a new ticket in the queue. The e-mail's Message-ID is the message's client_id, so a redelivered e-mail
-is stored once.
+bot, in a new ticket in the queue (and the customer is e-mailed that it arrived). The e-mail's Message-ID is the
+message's client_id, so a redelivered e-mail is stored once.
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ from email.utils import parseaddr
 from html.parser import HTMLParser
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.handoff_packet import summarize
 from handoff import conversations, outbox, tickets
 from handoff.errors import Forbidden, Invalid, NotFound
 from handoff.hub import Hub
-from handoff.models import Conversation, Ticket
-from handoff.transcript import add_message
+from handoff.models import Conversation, Message, Ticket
+from handoff.transcript import add_message, system_message
 
 REASON = "email_reply"  # the ticket's reason when an e-mail answer reopens an ended (or bot) conversation
 # Where the quoted e-mail starts: "On Mon, ... wrote:", "Am ... schrieb ...:", Outlook's separators, "> " lines.
@@ -36,10 +37,13 @@ _QUOTE_STARTS = (
     re.compile(r"^\s*on\b.{0,200}\bwrote:\s*$", re.IGNORECASE),
     re.compile(r"^\s*am\b.{0,200}\bschrieb\b.{0,100}:\s*$", re.IGNORECASE),
     re.compile(r"^\s*-{2,}\s*(original message|urspr.ngliche nachricht)\s*-{2,}", re.IGNORECASE),
-    re.compile(r"^\s*(from|von):\s.+@", re.IGNORECASE),
     re.compile(r"^\s*>"),
     re.compile(r"^-- $"),  # the signature separator
 )
+# Outlook's quoted header block: "From: <address>" followed by "Sent:", "To:" or "Subject:" (or the German ones);
+# a line of the customer's own that starts with "From:" is not a quote.
+_HEADER_BLOCK_START = re.compile(r"^\s*(from|von):\s.*@", re.IGNORECASE)
+_HEADER_BLOCK_NEXT = re.compile(r"^\s*(sent|date|to|subject|gesendet|datum|an|betreff):\s", re.IGNORECASE)
 # The same attribution line wrapped in two, as Gmail does with long names and addresses.
 _WRAPPED_ATTRIBUTION = re.compile(r"^\s*(on|am)\b.{0,200}\b(wrote|schrieb\b.{0,100}):\s*$", re.IGNORECASE)
 
@@ -90,13 +94,20 @@ def new_text(content: str) -> str:
     """What the customer wrote above the quoted e-mail (and above their signature)."""
     lines = content.replace("\r\n", "\n").split("\n")
     for index, line in enumerate(lines):
-        if any(pattern.search(line) for pattern in _QUOTE_STARTS):
+        if any(pattern.search(line) for pattern in _QUOTE_STARTS) or _header_block(lines, index):
             lines = lines[:index]
             break
         if index and _WRAPPED_ATTRIBUTION.search(f"{lines[index - 1]} {line}"):  # "On ..., <a@b>" / "wrote:"
             lines = lines[: index - 1]
             break
     return re.sub(r"\n{3,}", "\n\n", "\n".join(line.rstrip() for line in lines)).strip()
+
+
+def _header_block(lines: list[str], index: int) -> bool:
+    """Whether `lines[index]` starts a quoted e-mail's header block ("From: ... @" and, below it, "Sent: ...")."""
+    if not _HEADER_BLOCK_START.search(lines[index]):
+        return False
+    return any(_HEADER_BLOCK_NEXT.search(line) for line in lines[index + 1 : index + 4])
 
 
 class _TextOfHtml(HTMLParser):
@@ -193,6 +204,16 @@ async def _reopen(hub: Hub, conversation_id: str, text: str, client_id: str, met
                 packet=None,
                 actor="customer",
             )
-            await session.flush()
-        await conversations.announce(hub, conversation, ticket, [stored])
+            notice = await _acknowledgement(session, hub, conversation, ticket)
+            await outbox.queue_reply(session, hub, conversation, notice)
+        await conversations.announce(hub, conversation, ticket, [stored, notice])
     return stored.id, ticket.id
+
+
+async def _acknowledgement(session: AsyncSession, hub: Hub, conversation: Conversation, ticket: Ticket) -> Message:
+    """The customer is told that their e-mail arrived, in which ticket, and honestly whether anyone is there to
+    answer now (the notice is e-mailed to them, as every notice for a customer who is away)."""
+    await session.flush()
+    info = (await tickets.queue_snapshot(session, hub)).info(ticket)
+    kind = "email_received" if info["open"] and info["agents_online"] else "email_received_later"
+    return system_message(session, conversation, kind, ticket=ticket.id)

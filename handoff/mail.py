@@ -43,16 +43,18 @@ def compose(
     link_days: int,
     reference: str | None = None,
     answerable: bool = False,
+    acknowledging: bool = False,
 ) -> EmailMessage:
     """The e-mail with `replies`: plain text, and the same as escaped HTML for mail clients that prefer it.
 
     `reference` (the signed conversation, handoff/outbox.py) goes into the Message-ID, so that the customer's
     answer, which quotes it in In-Reply-To, finds its way back to the conversation (handoff/inbound.py);
-    `answerable` says whether the hub reads such answers (the footer tells the customer either way)."""
-    subject = catalogue_text("mail_subject", language)
+    `answerable` says whether the hub reads such answers (the footer tells the customer either way);
+    `acknowledging`: the e-mail starts by confirming that the customer's own e-mail answer arrived."""
+    subject = catalogue_text("mail_subject_received" if acknowledging else "mail_subject", language)
     if ticket_id is not None:
         subject = f"{subject} [#{ticket_id}]"
-    intro = catalogue_text("mail_intro", language)
+    intro = catalogue_text("mail_intro_received" if acknowledging else "mail_intro", language)
     continue_text = catalogue_text("mail_continue", language, days=link_days)
     footer = catalogue_text("mail_footer_answerable" if answerable else "mail_footer", language)
 

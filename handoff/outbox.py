@@ -113,10 +113,11 @@ async def _deliver(hub: Hub, transport: Transport, mail_id: int) -> bool:
     async with hub.sessions() as session, session.begin():
         mail = await session.get(OutgoingMail, mail_id)
         conversation = await session.get(Conversation, mail.conversation_id)
-        replies, message_ids = await _unseen_replies(session, mail, hub.customer_last_seen(conversation.id))
-        if hub.customer_present(conversation.id) or not replies:
+        unseen = await _unseen(session, mail, hub.customer_last_seen(conversation.id))
+        if hub.customer_present(conversation.id) or not unseen:
             mail.status = "skipped"  # they are here, or came back and read it all in the chat
             return False
+        message_ids = [message.id for message, _ in unseen]
         ticket_id = await session.scalar(
             select(Ticket.id).where(Ticket.conversation_id == conversation.id).order_by(Ticket.id.desc()).limit(1)
         )
@@ -126,11 +127,12 @@ async def _deliver(hub: Hub, transport: Transport, mail_id: int) -> bool:
             sender=hub.settings.mail_from,
             language=conversation.language,
             ticket_id=ticket_id,
-            replies=replies,
+            replies=[Reply(author=name or "", text=m.text, sent_at=aware(m.created_at)) for m, name in unseen],
             link=conversation_link(hub, conversation.id),
             link_days=hub.settings.resume_link_days,
             reference=hub.reply_signer.sign(conversation.id).decode(),
             answerable=bool(hub.settings.inbound_email_token),
+            acknowledging=(unseen[0][0].meta or {}).get("kind", "").startswith("email_received"),
         )
     try:
         await transport.send(email)
@@ -144,10 +146,9 @@ async def _deliver(hub: Hub, transport: Transport, mail_id: int) -> bool:
     return True
 
 
-async def _unseen_replies(
-    session: AsyncSession, mail: OutgoingMail, last_seen: datetime | None
-) -> tuple[list[Reply], list[int]]:
-    """The replies the customer has not seen: written after the mail's start and after their last visit."""
+async def _unseen(session: AsyncSession, mail: OutgoingMail, last_seen: datetime | None) -> list[tuple[Message, str]]:
+    """The replies (with their authors' names) the customer has not seen: written after the mail's start and after
+    their last visit."""
     rows = (
         await session.execute(
             select(Message, Agent.display_name)
@@ -162,8 +163,7 @@ async def _unseen_replies(
     ).all()
     if last_seen is not None:  # they came back meanwhile and read what was there then
         rows = [(message, name) for message, name in rows if aware(message.created_at) > last_seen]
-    replies = [Reply(author=name or "", text=message.text, sent_at=aware(message.created_at)) for message, name in rows]
-    return replies, [message.id for message, _ in rows]
+    return [(message, name) for message, name in rows]
 
 
 async def _record_failure(hub: Hub, mail_id: int, exc: Exception) -> None:

@@ -395,8 +395,33 @@ async def test_an_answer_after_the_case_was_resolved_opens_a_new_ticket_in_the_q
     detail = await anna.json("GET", f"/tickets/{result['reopened']}")
     assert detail["ticket"]["status"] == "queued" and detail["ticket"]["reason"] == "email_reply"
     texts = [m["text"] for m in detail["transcript"]]
-    assert texts[-1] == "It broke again today." and "Replaced the cable" not in texts[-1]
+    assert "It broke again today." in texts and "Replaced the cable" not in texts[-1]
     await console.close()
+
+    # the customer is told by e-mail that their answer arrived, in which ticket, and that someone is there
+    _, acknowledgement = await inbox.wait_for(2)
+    assert acknowledgement["Subject"] == f"We have received your e-mail [#{result['reopened']}]"
+    plain = acknowledgement.get_body(("plain",)).get_content()
+    assert "here is the latest on your support request:" in plain
+    assert "Thank you for your e-mail, it has reached us." in plain
+    assert f"back in our queue as ticket #{result['reopened']}; someone from our support team will answer" in plain
+    assert "You can answer this e-mail" in plain
+
+
+async def test_an_answer_when_nobody_is_there_is_acknowledged_honestly(mail_client, inbox):
+    customer, ticket_id, anna = await _away_customer_with_email(mail_client, "de")
+    await anna.call("POST", f"/tickets/{ticket_id}/resolve", {"note": "Akku getauscht", "kb_candidate": False})
+    (mail,) = await inbox.wait_for(1)
+    await anna.json("PUT", "/presence", {"presence": "away"})
+    result = await _deliver_inbound(mail_client, _answer(mail, "Der Akku ist schon wieder leer."))
+    _, acknowledgement = await inbox.wait_for(2)
+    assert acknowledgement["Subject"] == f"Wir haben Ihre E-Mail erhalten [#{result['reopened']}]"
+    plain = acknowledgement.get_body(("plain",)).get_content()
+    assert f"als Ticket #{result['reopened']} wieder in unserer Warteschlange. Gerade ist niemand" in plain
+    # the chat shows the same notice, after the customer's e-mail
+    history = await customer.messages()
+    assert [m["meta"].get("kind") for m in history["messages"][-2:]] == [None, "email_received_later"]
+    assert history["messages"][-2]["text"] == "Der Akku ist schon wieder leer."
 
 
 @pytest.mark.parametrize("header", ["Auto-Submitted: auto-replied", "Precedence: auto_reply", "X-Autoreply: yes"])
@@ -473,6 +498,10 @@ def test_the_new_text_ends_where_the_quote_or_signature_starts():
         "Geht nicht."
     )
     assert new_text("On second thought\nit works now.") == "On second thought\nit works now."
+    outlook = "OK.\n\nFrom: Support <support@shop.example>\nSent: Monday, 30 November 2026 10:02\nTo: Kim\nSubject: Re"
+    assert new_text(outlook) == "OK."
+    own_line = "From: now on please write to kim@example.net.\nThe camera works again."
+    assert new_text(own_line) == own_line  # the customer's own line, not a quoted header block
 
 
 # -- units ---------------------------------------------------------------------------------------------------
