@@ -48,6 +48,9 @@ _HEADER_BLOCK_NEXT = re.compile(r"^\s*(sent|date|to|subject|gesendet|datum|an|be
 _WRAPPED_ATTRIBUTION = re.compile(r"^\s*(on|am)\b.{0,200}\b(wrote|schrieb\b.{0,100}):\s*$", re.IGNORECASE)
 
 
+_MESSAGE_ID = re.compile(r"<[^<>\s]{3,250}>")  # a Message-ID the hub repeats in In-Reply-To (nothing else)
+
+
 # -- reading an e-mail ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class InboundMail:
@@ -171,7 +174,7 @@ async def receive(hub: Hub, raw: bytes) -> dict:
         result = await conversations.post(hub, conversation_id, text=text, client_id=client_id, meta=meta)
         message_id, ticket_id = result["customer_message"]["id"], None
     else:
-        message_id, ticket_id = await _reopen(hub, conversation_id, text, client_id, meta)
+        message_id, ticket_id = await _reopen(hub, conversation_id, text, client_id, meta, inbound.message_id)
     return {"conversation_id": conversation_id, "message_id": message_id, "reopened": ticket_id, "ignored": None}
 
 
@@ -181,7 +184,9 @@ def _fitted(hub: Hub, text: str) -> str:
     return text if len(text) <= limit else text[: limit - 2].rstrip() + " …"
 
 
-async def _reopen(hub: Hub, conversation_id: str, text: str, client_id: str, meta: dict) -> tuple[int, int | None]:
+async def _reopen(
+    hub: Hub, conversation_id: str, text: str, client_id: str, meta: dict, email_id: str
+) -> tuple[int, int | None]:
     """The chat had ended (or was back with the bot): the answer goes to the queue in a new ticket."""
     async with hub.lock(conversation_id):
         async with hub.sessions() as session, session.begin():
@@ -204,16 +209,22 @@ async def _reopen(hub: Hub, conversation_id: str, text: str, client_id: str, met
                 packet=None,
                 actor="customer",
             )
-            notice = await _acknowledgement(session, hub, conversation, ticket)
+            notice = await _acknowledgement(session, hub, conversation, ticket, email_id)
             await outbox.queue_reply(session, hub, conversation, notice)
         await conversations.announce(hub, conversation, ticket, [stored, notice])
     return stored.id, ticket.id
 
 
-async def _acknowledgement(session: AsyncSession, hub: Hub, conversation: Conversation, ticket: Ticket) -> Message:
+async def _acknowledgement(
+    session: AsyncSession, hub: Hub, conversation: Conversation, ticket: Ticket, email_id: str
+) -> Message:
     """The customer is told that their e-mail arrived, in which ticket, and honestly whether anyone is there to
-    answer now (the notice is e-mailed to them, as every notice for a customer who is away)."""
+    answer now. The notice is e-mailed to them, as every notice for a customer who is away, as an answer to
+    their e-mail (`answers_email`: its Message-ID, so that their mail client puts the two together)."""
     await session.flush()
     info = (await tickets.queue_snapshot(session, hub)).info(ticket)
     kind = "email_received" if info["open"] and info["agents_online"] else "email_received_later"
-    return system_message(session, conversation, kind, ticket=ticket.id)
+    notice = system_message(session, conversation, kind, ticket=ticket.id)
+    if _MESSAGE_ID.fullmatch(email_id):
+        notice.meta = {**notice.meta, "answers_email": email_id}
+    return notice

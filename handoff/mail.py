@@ -44,13 +44,15 @@ def compose(
     reference: str | None = None,
     answerable: bool = False,
     acknowledging: bool = False,
+    in_reply_to: str | None = None,
 ) -> EmailMessage:
     """The e-mail with `replies`: plain text, and the same as escaped HTML for mail clients that prefer it.
 
     `reference` (the signed conversation, handoff/outbox.py) goes into the Message-ID, so that the customer's
     answer, which quotes it in In-Reply-To, finds its way back to the conversation (handoff/inbound.py);
     `answerable` says whether the hub reads such answers (the footer tells the customer either way);
-    `acknowledging`: the e-mail starts by confirming that the customer's own e-mail answer arrived."""
+    `acknowledging`: the e-mail starts by confirming that the customer's own e-mail answer arrived, and answers
+    that e-mail (`in_reply_to`, its Message-ID)."""
     subject = catalogue_text("mail_subject_received" if acknowledging else "mail_subject", language)
     if ticket_id is not None:
         subject = f"{subject} [#{ticket_id}]"
@@ -65,6 +67,8 @@ def compose(
     message["Date"] = formatdate(localtime=False)
     domain = _domain(sender)
     message["Message-ID"] = f"<{uuid.uuid4().hex}.{reference}@{domain}>" if reference else make_msgid(domain=domain)
+    if in_reply_to:
+        message["In-Reply-To"] = message["References"] = in_reply_to
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office answers to it
     message.set_content(_plain(intro, replies, continue_text, link, footer))
     message.add_alternative(_html(intro, replies, continue_text, link, footer), subtype="html")

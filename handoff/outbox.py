@@ -118,6 +118,7 @@ async def _deliver(hub: Hub, transport: Transport, mail_id: int) -> bool:
             mail.status = "skipped"  # they are here, or came back and read it all in the chat
             return False
         message_ids = [message.id for message, _ in unseen]
+        first = unseen[0][0].meta or {}  # an acknowledgement of the customer's e-mail answers it (handoff/inbound.py)
         ticket_id = await session.scalar(
             select(Ticket.id).where(Ticket.conversation_id == conversation.id).order_by(Ticket.id.desc()).limit(1)
         )
@@ -132,7 +133,8 @@ async def _deliver(hub: Hub, transport: Transport, mail_id: int) -> bool:
             link_days=hub.settings.resume_link_days,
             reference=hub.reply_signer.sign(conversation.id).decode(),
             answerable=bool(hub.settings.inbound_email_token),
-            acknowledging=(unseen[0][0].meta or {}).get("kind", "").startswith("email_received"),
+            acknowledging=first.get("kind", "").startswith("email_received"),
+            in_reply_to=first.get("answers_email"),
         )
     try:
         await transport.send(email)

@@ -388,7 +388,8 @@ async def test_an_answer_after_the_case_was_resolved_opens_a_new_ticket_in_the_q
     console = await mail_client.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
 
     On = "On Monday, 30 November 2026 at 10:02, Support <support@shop.example> wrote:"
-    result = await _deliver_inbound(mail_client, _answer(mail, "It broke again today.", quote=On))
+    answer = _answer(mail, "It broke again today.", quote=On)
+    result = await _deliver_inbound(mail_client, answer)
     assert result["reopened"] and result["reopened"] != ticket_id
     queued = await _next(console, "ticket_queued")
     assert queued["ticket"]["id"] == result["reopened"] and queued["ticket"]["reason"] == "email_reply"
@@ -401,6 +402,8 @@ async def test_an_answer_after_the_case_was_resolved_opens_a_new_ticket_in_the_q
     # the customer is told by e-mail that their answer arrived, in which ticket, and that someone is there
     _, acknowledgement = await inbox.wait_for(2)
     assert acknowledgement["Subject"] == f"We have received your e-mail [#{result['reopened']}]"
+    answer_id = email.message_from_bytes(answer)["Message-ID"]
+    assert acknowledgement["In-Reply-To"] == acknowledgement["References"] == answer_id  # it answers their e-mail
     plain = acknowledgement.get_body(("plain",)).get_content()
     assert "here is the latest on your support request:" in plain
     assert "Thank you for your e-mail, it has reached us." in plain
