@@ -238,7 +238,7 @@ async def test_the_author_sees_the_verdict_on_their_suggestion_live_and_in_their
     socket = await client.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
     reason = "We have this already: see camera-lens-error, step 3."
     await editor_call(client, editor, "POST", f"/drafts/{mine['id']}/reject", {"reason": reason})
-    async with asyncio.timeout(3):
+    async with asyncio.timeout(5):
         while (event := await socket.receive_json())["type"] != "suggestion_decided":
             pass
     decided = event["suggestion"]

@@ -10,7 +10,7 @@ from handoff.keys import SETTINGS
 from tests.hub.conftest import new_agent, new_customer, queued_ticket
 
 
-async def _next(socket, kind: str, timeout: float = 3.0) -> dict:
+async def _next(socket, kind: str, timeout: float = 5.0) -> dict:
     """The next event of `kind` (other events are skipped)."""
     async with asyncio.timeout(timeout):
         while True:
