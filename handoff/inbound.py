@@ -46,8 +46,6 @@ _HEADER_BLOCK_START = re.compile(r"^\s*(from|von):\s.*@", re.IGNORECASE)
 _HEADER_BLOCK_NEXT = re.compile(r"^\s*(sent|date|to|subject|gesendet|datum|an|betreff):\s", re.IGNORECASE)
 # The same attribution line wrapped in two, as Gmail does with long names and addresses.
 _WRAPPED_ATTRIBUTION = re.compile(r"^\s*(on|am)\b.{0,200}\b(wrote|schrieb\b.{0,100}):\s*$", re.IGNORECASE)
-
-
 _MESSAGE_ID = re.compile(r"<[^<>\s]{3,250}>")  # a Message-ID the hub repeats in In-Reply-To (nothing else)
 
 
@@ -221,9 +219,8 @@ async def _acknowledgement(
     """The customer is told that their e-mail arrived, in which ticket, and honestly whether anyone is there to
     answer now. The notice is e-mailed to them, as every notice for a customer who is away, as an answer to
     their e-mail (`answers_email`: its Message-ID, so that their mail client puts the two together)."""
-    await session.flush()
-    info = (await tickets.queue_snapshot(session, hub)).info(ticket)
-    kind = "email_received" if info["open"] and info["agents_online"] else "email_received_later"
+    situation = await tickets.waiting_situation(session, hub, ticket)
+    kind = "email_received" if situation == "queued" else "email_received_later"
     notice = system_message(session, conversation, kind, ticket=ticket.id)
     if _MESSAGE_ID.fullmatch(email_id):
         notice.meta = {**notice.meta, "answers_email": email_id}

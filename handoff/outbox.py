@@ -163,9 +163,8 @@ async def _unseen(session: AsyncSession, mail: OutgoingMail, last_seen: datetime
             .order_by(Message.id)
         )
     ).all()
-    if last_seen is not None:  # they came back meanwhile and read what was there then
-        rows = [(message, name) for message, name in rows if aware(message.created_at) > last_seen]
-    return [(message, name) for message, name in rows]
+    # if they came back meanwhile, they read what was there then
+    return [(message, name) for message, name in rows if last_seen is None or aware(message.created_at) > last_seen]
 
 
 async def _record_failure(hub: Hub, mail_id: int, exc: Exception) -> None:

@@ -56,13 +56,19 @@ def new_ticket(
 
 async def waiting_notice(session: AsyncSession, hub: Hub, conversation: Conversation, ticket: Ticket) -> Message:
     """Tell the customer honestly what happens now: queued, nobody online, or outside opening hours."""
+    return system_message(session, conversation, await waiting_situation(session, hub, ticket))
+
+
+async def waiting_situation(session: AsyncSession, hub: Hub, ticket: Ticket) -> str:
+    """What a newly queued ticket waits for: "queued" (someone who covers it is online), "no_agent" (nobody
+    is), or "closed_hours" (second level is outside its opening hours)."""
     await session.flush()
     info = (await queue_snapshot(session, hub)).info(ticket)
     if not info["open"]:
-        return system_message(session, conversation, "closed_hours")
+        return "closed_hours"
     if info["agents_online"] == 0:
-        return system_message(session, conversation, "no_agent")
-    return system_message(session, conversation, "queued")
+        return "no_agent"
+    return "queued"
 
 
 async def queue_snapshot(session: AsyncSession, hub: Hub):
