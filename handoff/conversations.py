@@ -20,7 +20,7 @@ from handoff.errors import BotUnavailable, Conflict, Invalid, NotFound, TooLarge
 from handoff.hub import Hub
 from handoff.models import Agent, Conversation, Message, Transition
 from handoff.rasa import BotMessage, bot_context, packet_errors
-from handoff.transcript import add_message, messages_after, system_message
+from handoff.transcript import insert_messages, messages_after, new_message, system_message
 
 log = logging.getLogger(__name__)
 REQUEST_HUMAN = "/request_human"
@@ -156,7 +156,8 @@ async def _store_customer_message(
     if text and _clearly(text) and (detected := detect_language(text)):
         conversation.language = detected
     meta = {**(meta or {}), **({"payload": payload} if payload else {})}
-    return add_message(session, conversation.id, "customer", shown, meta=meta, client_id=client_id)
+    message = new_message(conversation.id, "customer", shown, meta=meta, client_id=client_id)
+    return (await insert_messages(session, [message]))[0]
 
 
 def _checked_text(hub: Hub, text: str | None, payload: str | None) -> str:
@@ -215,15 +216,14 @@ async def _ask_bot(hub: Hub, conversation: Conversation, text: str, payload: str
     if packet is not None:
         return await _bot_handoff(hub, conversation, reply, packet)
     async with hub.sessions() as session, session.begin():
-        stored = [_store_bot(session, conversation, m) for m in reply]
+        stored = await insert_messages(session, [_bot_message(conversation, m) for m in reply])
     await tickets.publish_messages(hub, conversation, stored)
     return stored
 
 
-def _store_bot(session: AsyncSession, conversation: Conversation, message: BotMessage, extra: dict | None = None):
-    return add_message(
-        session, conversation.id, "bot", message.text, buttons=message.buttons, meta={**message.meta, **(extra or {})}
-    )
+def _bot_message(conversation: Conversation, message: BotMessage, extra: dict | None = None) -> Message:
+    meta = {**message.meta, **(extra or {})}
+    return new_message(conversation.id, "bot", message.text, buttons=message.buttons, meta=meta)
 
 
 async def _bot_unavailable(hub: Hub, conversation: Conversation) -> list[Message]:
@@ -260,7 +260,8 @@ async def _bot_handoff(hub: Hub, conversation: Conversation, reply: list[BotMess
         )
         await session.flush()
         handoff = {"reason": reason, "priority": priority, "ticket_id": ticket.id}
-        stored = [_store_bot(session, conversation, m, {"handoff": handoff} if m.packet else None) for m in reply]
+        bot_messages = [_bot_message(conversation, m, {"handoff": handoff} if m.packet else None) for m in reply]
+        stored = await insert_messages(session, bot_messages)
         stored.append(await tickets.waiting_notice(session, hub, conversation, ticket))
         if problems:
             ticket.bot_context = {"problems": problems}

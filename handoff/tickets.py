@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
@@ -89,10 +89,15 @@ async def open_ticket_of(session: AsyncSession, conversation_id: str) -> Ticket 
     return await session.scalar(_latest_open(select(Ticket), conversation_id))
 
 
+# built once: every customer message reads it, and building and caching a statement costs more than running it
+_CONVERSATION_AND_OPEN_TICKET = select(
+    Conversation, _latest_open(select(Ticket.id), Conversation.id).scalar_subquery()
+).where(Conversation.id == bindparam("conversation_id"))
+
+
 async def conversation_and_open_ticket(session: AsyncSession, conversation_id: str) -> tuple[Conversation, int | None]:
     """The conversation and the id of its open ticket if any, in one read."""
-    open_ticket = _latest_open(select(Ticket.id), Conversation.id).scalar_subquery()
-    row = (await session.execute(select(Conversation, open_ticket).where(Conversation.id == conversation_id))).one()
+    row = (await session.execute(_CONVERSATION_AND_OPEN_TICKET, {"conversation_id": conversation_id})).one()
     return row[0], row[1]
 
 
