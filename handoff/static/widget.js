@@ -39,6 +39,7 @@
   const STRINGS = {
     en: {
       panelLabel: "Support chat",
+      conversationLabel: "Conversation",
       launcherOpen: "Open support chat",
       launcherClose: "Close support chat",
       launcherUnreadOne: "Open support chat, 1 new message",
@@ -98,6 +99,7 @@
     },
     de: {
       panelLabel: "Support-Chat",
+      conversationLabel: "Unterhaltung",
       launcherOpen: "Support-Chat öffnen",
       launcherClose: "Support-Chat schließen",
       launcherUnreadOne: "Support-Chat öffnen, 1 neue Nachricht",
@@ -1231,7 +1233,9 @@
     const ratingThanks = tr(h("p", { class: "rating-thanks", tabindex: "-1", hidden: true }), "ratingThanks");
     const rating = h("section", { class: "rating", "data-testid": "rating", hidden: true }, ratingForm, ratingThanks);
 
-    const scroller = h("div", { class: "scroller" }, log, typing, rating);
+    // focusable, so that keyboard users can scroll back through the conversation with the arrow keys
+    const scroller = tr(h("div", { class: "scroller", role: "region", tabindex: "0" }, log, typing, rating),
+      "conversationLabel", "aria-label");
 
     // Footer: error line, end of conversation, composer.
     const errorText = h("p", { class: "error-text" });

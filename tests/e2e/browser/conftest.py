@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 
 from bot import runtime
 from bot.settings import PROJECT_DIR
@@ -123,3 +124,38 @@ def page_for(browser):
 def screenshot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+# -- accessibility: axe-core (the engine of Lighthouse's and Deque's audits), shipped inside the
+# axe-playwright-python package, nothing downloaded; it reads the widget inside its open shadow root
+WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+AXE = Axe()
+
+
+SETTLED = """async () => {
+    const hosts = [...document.querySelectorAll("*")].filter((e) => e.shadowRoot);
+    const animations = [document, ...hosts.map((e) => e.shadowRoot)].flatMap((r) => r.getAnimations());
+    const finite = animations.filter((a) => a.effect.getComputedTiming().endTime !== Infinity);
+    await Promise.all(finite.map((a) => a.finished.catch(() => null)));
+}"""  # colours are judged as they end up, not halfway through a fade-in
+
+
+def violations(page) -> list[str]:
+    """axe's WCAG 2.1 A/AA violations on the page as it is now, one readable line per rule."""
+    page.evaluate(SETTLED)
+    found = AXE.run(page, options=WCAG_AA).response["violations"]
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']}; "
+        + " | ".join(
+            f"{' > '.join(map(str, node['target']))}: {node['failureSummary'].splitlines()[-1].strip()}"
+            for node in v["nodes"][:4]
+        )
+        for v in found
+    ]
+
+
+def assert_accessible(page, where: str) -> None:
+    found = violations(page)
+    if found:
+        screenshot(page, f"a11y-{where}")
+    assert not found, f"{where}:\n" + "\n".join(found)

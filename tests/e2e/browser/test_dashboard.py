@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from bot.db import make_engine, make_session_factory
 from bot.guide_runs import GuideRun
 from handoff.models import Conversation, Message, Ticket, Transition
-from tests.e2e.browser.conftest import PASSWORD, SCREENSHOTS
+from tests.e2e.browser.conftest import PASSWORD, SCREENSHOTS, assert_accessible
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -210,6 +210,7 @@ def test_the_dashboard_shows_the_figures_charts_and_flagged_articles(live_hub, p
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+    assert_accessible(page, "dashboard")
     assert not page.errors and not page.dialogs
 
 

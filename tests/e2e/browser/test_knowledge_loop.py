@@ -24,7 +24,7 @@ from bot.db import make_engine, make_session_factory
 from bot.kb.importer import import_articles
 from bot.settings import PROJECT_DIR
 from tests.conftest import KB_DIR
-from tests.e2e.browser.conftest import LiveHub, screenshot
+from tests.e2e.browser.conftest import LiveHub, assert_accessible, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 LOOP_PORT = 18001
@@ -111,6 +111,7 @@ def test_what_second_level_solves_becomes_an_article_the_bot_uses_without_retrai
     expect(review.get_by_test_id("source-resolution")).to_contain_text("Vibrate while ringing")
     expect(review.get_by_test_id("source")).to_contain_text("doesn't vibrate anymore")
     screenshot(review, "editor-draft")
+    assert_accessible(review, "editor-draft")
     fill(review, "article-id", "phone-no-vibration")
     fill(review, "article-topic", "no_vibration")
     fill(review, "title-en", "Phone does not vibrate")
@@ -131,6 +132,7 @@ def test_what_second_level_solves_becomes_an_article_the_bot_uses_without_retrai
     expect(suggestion).to_have_attribute("data-status", "approved", timeout=10_000)  # the agent sees it live
     expect(suggestion).to_contain_text("Emil Stone")
     screenshot(console, "console-suggestions")
+    assert_accessible(console, "console-suggestions")
     written = work / "data" / "kb" / "phone" / "no-vibration.yml"
     assert written.exists() and "Beim Klingeln vibrieren" in written.read_text()
 
@@ -154,6 +156,7 @@ def test_what_second_level_solves_becomes_an_article_the_bot_uses_without_retrai
     review.get_by_test_id("tab-messages").click()
     expect(review.get_by_test_id("message-row").filter(has_text="blinks purple")).to_be_visible(timeout=10_000)
     screenshot(review, "editor-messages")
+    assert_accessible(review, "editor-messages")
     assert not customer.errors and not console.errors and not review.errors and not second.errors
 
 
