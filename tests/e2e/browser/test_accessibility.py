@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.browser.conftest import assert_accessible
+from tests.e2e.browser.conftest import PASSWORD, assert_accessible
 from tests.e2e.browser.test_web import claim_from_queue, customer_says, hand_over, messages, open_shop, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -64,3 +64,47 @@ def test_the_console_is_accessible_from_sign_in_to_a_live_chat(live_hub, page_fo
     console.get_by_test_id("dialog-confirm").click()
     expect(customer.get_by_test_id("star").first).to_be_visible(timeout=10_000)
     assert_accessible(customer, "widget-rating")
+
+
+def tab_to(page, target, presses: int = 80) -> None:
+    """Press Tab until `target` has the keyboard focus; fails if it is never reached."""
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if target.evaluate("el => el === document.activeElement"):
+            return
+    raise AssertionError(f"{target} cannot be reached with the Tab key")
+
+
+def test_an_agent_signs_in_claims_and_answers_with_the_keyboard_alone(live_hub, page_for):
+    agent = live_hub.create_agent("Kim Keys")
+    console = page_for()
+    console.goto(f"{live_hub.url}/console")
+    tab_to(console, console.get_by_test_id("username"))
+    console.keyboard.type(agent)
+    console.keyboard.press("Tab")
+    console.keyboard.type(PASSWORD)
+    console.keyboard.press("Enter")
+    expect(console.get_by_test_id("presence")).to_be_visible()
+
+    customer = open_shop(page_for(), live_hub)
+    hand_over(customer, "My camera lens is stuck and will not retract")
+    item = console.get_by_test_id("queue-item").filter(has_text="lens is stuck")
+    expect(item).to_be_visible(timeout=10_000)
+    tab_to(console, item.get_by_test_id("claim"))
+    console.keyboard.press("Enter")
+    expect(console.get_by_test_id("chat-item").filter(has_text="lens is stuck")).to_be_visible(timeout=10_000)
+
+    tab_to(console, console.get_by_test_id("composer"))
+    console.keyboard.type("Hello, this is Kim. Which camera model is it?")
+    console.keyboard.press("Enter")
+    expect(messages(customer, "agent").last).to_contain_text("Which camera model", timeout=10_000)
+
+    tab_to(console, console.get_by_test_id("resolve"))
+    console.keyboard.press("Enter")
+    note = console.get_by_test_id("resolution-note")
+    expect(note).to_be_focused()  # the dialog takes the focus
+    console.keyboard.type("Lens mechanism jammed by sand; sent to repair.")
+    tab_to(console, console.get_by_test_id("dialog-confirm"), presses=10)  # inside the dialog: focus is trapped
+    console.keyboard.press("Enter")
+    expect(console.get_by_test_id("chat-item")).to_have_count(0, timeout=10_000)
+    assert not console.errors
