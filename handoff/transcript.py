@@ -49,7 +49,7 @@ async def insert_messages(session: AsyncSession, messages: list[Message]) -> lis
     """Write messages from `new_message` now, one prepared INSERT each, and give them their ids.
 
     The path of every customer message and bot reply. It skips the session's unit of work, which costs more
-    CPU than the inserts (hub CPU per message down by about a fifth, BENCHMARKS.md "Where the hub's time
+    CPU than the inserts (hub CPU per message down by about a sixth, BENCHMARKS.md "Where the hub's time
     goes"). The messages stay outside the session: read them, do not change them."""
     for message in messages:
         values = {column: getattr(message, column) for column in _COLUMNS}
