@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 from datetime import timedelta
 
@@ -17,14 +16,13 @@ from handoff.errors import Conflict, Invalid, Unauthorized
 from handoff.hub import Hub
 from handoff.models import Agent, AgentSession
 from handoff.queue import open_chats
+from handoff.schemas import MAX_DISPLAY_NAME, MIN_PASSWORD, USERNAME
 from handoff.serialize import aware
 
 ROLES = ("agent", "editor", "admin")  # editors review knowledge-base drafts; admins do everything
 CATEGORIES = ("phone", "camera", "notebook")
 LANGUAGES = ("de", "en")
-MIN_PASSWORD = 12
 _hasher = PasswordHasher()  # Argon2id, memory-hard (argon2-cffi's RFC 9106 low-memory profile)
-_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,49}$")
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 
@@ -36,10 +34,10 @@ def validate_new_agent(
     username: str, display_name: str, password: str, role: str, categories: list, languages: list, capacity: int
 ) -> None:
     """Raise Invalid with a precise message for the first thing wrong with a new agent's details."""
-    if not _USERNAME.match(username or ""):
+    if not USERNAME.match(username or ""):
         raise Invalid("username: 2-50 characters, lower-case letters, digits, '.', '_' or '-'.", "invalid_username")
-    if not (display_name or "").strip() or len(display_name) > 100:
-        raise Invalid("display_name: 1-100 characters.", "invalid_display_name")
+    if not (display_name or "").strip() or len(display_name) > MAX_DISPLAY_NAME:
+        raise Invalid(f"display_name: 1-{MAX_DISPLAY_NAME} characters.", "invalid_display_name")
     if len(password or "") < MIN_PASSWORD:
         raise Invalid(f"password: at least {MIN_PASSWORD} characters.", "weak_password")
     if role not in ROLES:

@@ -21,7 +21,7 @@ from handoff.events import Events
 from handoff.hub import Hub
 from handoff.keys import HUB, METRICS, SETTINGS
 from handoff.mail import make_transport
-from handoff.middleware import MAX_BODY, errors, security_headers, widget_cors
+from handoff.middleware import MAX_BODY, errors, no_nul, security_headers, widget_cors
 from handoff.models import Agent, Ticket
 from handoff.openapi import document
 from handoff.rasa import RasaClient
@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings) -> web.Application:
     """The hub for `settings` (database, Rasa, limits); nothing is connected until the app starts."""
     app = web.Application(
-        middlewares=[monitoring.track_requests, errors, widget_cors, security_headers], client_max_size=MAX_BODY
+        middlewares=[monitoring.track_requests, errors, no_nul, widget_cors, security_headers], client_max_size=MAX_BODY
     )
     app[SETTINGS] = settings
     app[METRICS] = HubMetrics()
@@ -132,8 +132,8 @@ async def _close_sockets(app: web.Application) -> None:
         await socket.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
 
-async def _openapi(_request: web.Request) -> web.Response:
-    return web.json_response(document())
+async def _openapi(request: web.Request) -> web.Response:
+    return web.json_response(document(request.app[SETTINGS].max_message_chars))
 
 
 async def _health(request: web.Request) -> web.Response:

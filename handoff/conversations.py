@@ -20,6 +20,7 @@ from handoff.errors import BotUnavailable, Conflict, Invalid, NotFound, TooLarge
 from handoff.hub import Hub
 from handoff.models import Agent, Conversation, Message, Transition
 from handoff.rasa import BotMessage, bot_context, packet_errors
+from handoff.schemas import EMAIL, MAX_EMAIL
 from handoff.transcript import insert_messages, messages_after, new_message, system_message
 
 log = logging.getLogger(__name__)
@@ -330,20 +331,15 @@ async def _attach_bot_context(hub: Hub, ticket, problems: list[str]) -> None:
 
 # -- contact details and rating ------------------------------------------------------------------------------
 async def save_email(hub: Hub, conversation_id: str, email: str) -> dict:
-    email = email.strip()
-    if len(email) > 254 or not _looks_like_email(email):
+    if len(email) > MAX_EMAIL or not EMAIL.match(email.strip()):
         raise Invalid("Please enter a valid e-mail address (name@example.com).", "invalid_email")
+    email = email.strip()
     async with hub.sessions() as session, session.begin():
         conversation = await session.get(Conversation, conversation_id)
         conversation.email = email
         notice = system_message(session, conversation, "email_saved", email=email)
     await tickets.publish_messages(hub, conversation, [notice], await _ticket_id(hub, conversation))
     return {"email": email}
-
-
-def _looks_like_email(value: str) -> bool:
-    local, _, domain = value.partition("@")
-    return bool(local) and "." in domain and " " not in value and not domain.startswith(".") and "@" not in domain
 
 
 async def _ticket_id(hub: Hub, conversation: Conversation) -> int | None:

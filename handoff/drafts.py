@@ -195,12 +195,13 @@ def draft_content(ticket: Ticket, customer_texts: list[str], tried_article: str 
 
 
 async def _proposal(session: AsyncSession, hub: Hub, ticket: Ticket, as_article: bool | None) -> tuple[str, str, dict]:
-    rows = await session.scalars(
-        select(Message.text)
+    rows = await session.execute(
+        select(Message.text, Message.meta)
         .where(Message.conversation_id == ticket.conversation_id, Message.sender == "customer")
         .order_by(Message.id)
     )
-    customer_texts = [t for t in rows.all() if t and not t.startswith("/")]
+    # what the customer wrote; a button they pressed ("Talk to a person") shows its title, and describes nothing
+    customer_texts = [text for text, meta in rows.all() if text and not (meta or {}).get("payload")]
     packet = ticket.packet or {}
     # A step for the tried article only if the customer really went through some of its steps (kind "step"
     # forced by the editor: any article the bot had chosen).

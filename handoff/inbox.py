@@ -20,8 +20,7 @@ from handoff.drafts import RetrainTrigger, require_editor
 from handoff.errors import Invalid
 from handoff.hub import Hub
 from handoff.models import Agent
-
-MAX_BATCH = 200
+from handoff.schemas import MAX_LABEL_BATCH
 
 
 async def add_from_context(session: AsyncSession, conversation_id: str, language: str, context: dict) -> int:
@@ -76,8 +75,8 @@ async def label(
 ) -> dict:
     """Label the items as examples of `intent` (written into the NLU files), or dismiss them (`intent` None)."""
     require_editor(agent)
-    if not ids or len(ids) > MAX_BATCH:
-        raise Invalid(f"Choose between 1 and {MAX_BATCH} messages.", "invalid_selection")
+    if not ids or len(ids) > MAX_LABEL_BATCH:
+        raise Invalid(f"Choose between 1 and {MAX_LABEL_BATCH} messages.", "invalid_selection")
     if intent is not None and intent not in await hub.in_thread(known_intents, hub):
         raise Invalid(f"Unknown intent {intent!r}: choose one from the list.", "unknown_intent")
     async with hub.sessions() as session:

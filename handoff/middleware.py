@@ -102,12 +102,45 @@ async def widget_cors(request: web.Request, handler):
     return response
 
 
+NUL_MESSAGE = "Text may not contain the NUL character (U+0000)."
+
+
+@web.middleware
+async def no_nul(request: web.Request, handler):
+    """No text anywhere may hold U+0000: PostgreSQL cannot store it, and no person types it. URL here, JSON in
+    `parse_json`."""
+    if "\x00" in request.path or any("\x00" in key or "\x00" in value for key, value in request.query.items()):
+        raise Invalid(NUL_MESSAGE, "invalid_characters")
+    return await handler(request)
+
+
+def parse_json(raw: str | bytes) -> object:
+    """JSON from a request body or a WebSocket frame; Invalid if it is not JSON or any text in it holds U+0000."""
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Invalid(f"The body is not valid JSON: {exc}", "invalid_json") from exc
+    if _holds_nul(data):
+        raise Invalid(NUL_MESSAGE, "invalid_characters")
+    return data
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
 async def json_body(request: web.Request) -> object:
     """The request's JSON body (empty body = None); a clear 400 for anything that is not JSON."""
     raw = await request.read()
     if not raw.strip():
         return None
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Invalid(f"The body is not valid JSON: {exc}", "invalid_json") from exc
+    data = parse_json(raw)
+    if data is None:
+        raise Invalid("The body is JSON null: send an object, or no body where none is needed.", "invalid_body")
+    return data

@@ -427,10 +427,52 @@ PERIOD_QUERY = [
     {"name": "language", "in": "query", "schema": {"enum": ["de", "en"]}},
     {"name": "category", "in": "query", "schema": {"enum": ["phone", "camera", "notebook", "unknown"]}},
 ]
+LANGUAGE_QUERY = {"name": "language", "in": "query", "schema": {"enum": ["de", "en"]}}
 QUERY_PARAMETERS = {
     ("get", "/api/v1/agent/metrics"): PERIOD_QUERY,
     ("get", "/api/v1/agent/articles/health"): PERIOD_QUERY,
+    ("get", "/api/v1/conversations/{conversation_id}/messages"): [
+        {
+            "name": "after",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 0, "maximum": schemas.MAX_ID},
+            "description": "only messages with a larger id (the last one the client has); none: all",
+        }
+    ],
+    ("get", "/api/v1/agent/queue"): [
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}}
+    ],
+    ("get", "/api/v1/agent/kb/search"): [
+        {
+            "name": "q",
+            "in": "query",
+            "required": True,
+            "schema": {"type": "string", "pattern": schemas.NOT_BLANK},
+            "description": "what to search for",
+        },
+        LANGUAGE_QUERY,
+        {"name": "category", "in": "query", "schema": {"enum": ["phone", "camera", "notebook"]}},
+    ],
+    ("get", "/api/v1/editor/drafts"): [
+        {"name": "status", "in": "query", "schema": {"enum": ["pending", "approved", "rejected"], "default": "pending"}}
+    ],
+    ("get", "/api/v1/editor/inbox"): [
+        {"name": "status", "in": "query", "schema": {"enum": ["open", "labelled", "dismissed"], "default": "open"}},
+        LANGUAGE_QUERY,
+    ],
+    ("get", "/api/v1/conversations/{conversation_id}/ws"): [
+        {"name": "token", "in": "query", "required": True, "schema": {"type": "string"}}
+    ],
+    ("get", "/api/v1/agent/ws"): [
+        {"name": "token", "in": "query", "schema": {"type": "string"}, "description": "or the session cookie"}
+    ],
 }
+PATH_PARAMETERS = {
+    "conversation_id": {"type": "string"},
+    "ticket_id": {"type": "integer", "minimum": 0, "maximum": schemas.MAX_ID},
+    "draft_id": {"type": "integer", "minimum": 0, "maximum": schemas.MAX_ID},
+}
+LIMITED_TEXTS = {"CustomerMessage": "text", "AgentMessage": "text", "Rating": "comment"}  # MAX_MESSAGE_CHARS
 OPERATIONS.extend(
     [
         (
@@ -518,16 +560,17 @@ OPERATIONS.extend(
 )
 
 
-@lru_cache(maxsize=1)
-def document() -> dict:
+@lru_cache(maxsize=4)
+def document(max_message_chars: int) -> dict:
+    """The document for a hub whose messages may have at most `max_message_chars` characters."""
     components: dict = {"Message": MESSAGE, "Error": ERROR}
     paths: dict = {}
     for method, path, summary, body, status, response, security in OPERATIONS:
         tag = next((t for t in ("agent", "editor", "inbound") if f"/{t}/" in path), "customer")
         operation: dict = {"summary": summary, "tags": [tag], "responses": {}}
         parameters = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in ("conversation_id", "ticket_id", "draft_id")
+            {"name": name, "in": "path", "required": True, "schema": schema}
+            for name, schema in PATH_PARAMETERS.items()
             if "{" + name + "}" in path
         ] + QUERY_PARAMETERS.get((method, path), [])
         if parameters:
@@ -535,9 +578,11 @@ def document() -> dict:
         if body is not None:
             schema = body.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(schema.pop("$defs", {}))
+            if body.__name__ in LIMITED_TEXTS:
+                schema["properties"][LIMITED_TEXTS[body.__name__]]["maxLength"] = max_message_chars
             components[body.__name__] = schema
             operation["requestBody"] = {
-                "required": True,
+                "required": bool(schema.get("required") or schema.get("oneOf")),  # else every field has a default
                 "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body.__name__}"}}},
             }
         if (method, path) in RAW_BODIES:
@@ -559,7 +604,8 @@ def document() -> dict:
         "info": {
             "title": "Support handoff hub",
             "version": "1.0.0",
-            "description": "Customer chat, second-level queue and agent console. See docs/hub-api.md.",
+            "description": "Customer chat, second-level queue and agent console. See docs/hub-api.md. "
+            "No text, in a body, a path or a query, may contain U+0000 (400 invalid_characters).",
         },
         "paths": paths,
         "components": {

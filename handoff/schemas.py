@@ -1,12 +1,44 @@
-"""Request bodies of the API, validated with pydantic (their JSON schemas go into the OpenAPI document)."""
+"""Request bodies of the API, validated with pydantic (their JSON schemas go into the OpenAPI document).
+
+Rules that a handler checks itself, for a more precise error than pydantic's, are stated here once as constants
+and go into the document with `documented`, so the OpenAPI document says what the hub accepts
+(tests/hub/test_openapi_conformance.py checks that the two agree)."""
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from handoff.errors import Invalid
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database (PostgreSQL INTEGER)
+NOT_BLANK = r"\S"  # a JSON-Schema pattern matches anywhere: at least one character that is not white space
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,49}$")
+MIN_PASSWORD, MAX_PASSWORD = 12, 200
+MAX_DISPLAY_NAME = 100
+MAX_EMAIL = 254
+EMAIL = re.compile(r"^[^@\s]+@[^@\s.][^@\s]*\.[^@\s]+$")  # checked after surrounding white space is stripped
+MAX_LABEL_BATCH = 200
+
+
+def documented(**constraints: object) -> dict:
+    """A field's rules for the OpenAPI document only: the handler checks them with its own message."""
+    return {"json_schema_extra": constraints}
+
+
+def whole_number(raw: str | None, highest: int = MAX_ID) -> int | None:
+    """`raw` as a whole number from 0 to `highest` (plain ASCII digits), else None."""
+    if raw is None or not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(highest)):
+        return None
+    value = int(raw)
+    return value if value <= highest else None
+
+
+def is_id(value: object) -> bool:
+    """A JSON value that can be a row's id (a whole number in the database's range, not a boolean)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
 
 
 class Body(BaseModel):
@@ -25,23 +57,42 @@ class NewConversation(Body):
 
 
 class CustomerMessage(Body):
-    text: str | None = Field(default=None, description="What the customer typed (at most MAX_MESSAGE_CHARS).")
-    payload: str | None = Field(default=None, description="A button's payload, as offered in a message.")
+    """Either `text` or `payload`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["text"], "properties": {"text": {"type": "string"}}},
+                {"required": ["payload"], "properties": {"payload": {"type": "string"}}},
+            ]
+        }
+    )
+
+    text: str | None = Field(
+        default=None,
+        description="What the customer typed (at most MAX_MESSAGE_CHARS).",
+        **documented(pattern=NOT_BLANK),
+    )
+    payload: str | None = Field(
+        default=None,
+        description="A button's payload, as offered in one of the conversation's recent messages "
+        "(another one: 400 unknown_button).",
+    )
     client_id: str | None = Field(default=None, max_length=64, description="Idempotency key chosen by the client.")
 
 
 class Contact(Body):
-    email: str = Field(max_length=254)
+    email: str = Field(max_length=MAX_EMAIL, **documented(pattern=r"^\s*" + EMAIL.pattern.strip("^$") + r"\s*$"))
 
 
 class Rating(Body):
     score: int = Field(ge=1, le=5)
-    comment: str | None = None
+    comment: str | None = Field(default=None, description="At most MAX_MESSAGE_CHARS.")
 
 
 class SignIn(Body):
     username: str = Field(max_length=50)
-    password: str = Field(max_length=200)
+    password: str = Field(max_length=MAX_PASSWORD)
 
 
 class Presence(Body):
@@ -49,28 +100,42 @@ class Presence(Body):
 
 
 class AgentMessage(Body):
-    text: str | None = None
+    """Either `text`, or `article_id` with `step`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["text"], "properties": {"text": {"type": "string"}, "article_id": {"type": "null"}}},
+                {
+                    "required": ["article_id", "step"],
+                    "properties": {"article_id": {"type": "string"}, "step": {"type": "integer"}},
+                },
+            ]
+        }
+    )
+
+    text: str | None = Field(default=None, description="At most MAX_MESSAGE_CHARS.", **documented(pattern=NOT_BLANK))
     article_id: str | None = Field(default=None, description="Send this knowledge-base article's step ...")
     step: int | None = Field(default=None, ge=1, description="... number `step` (1-based).")
     client_id: str | None = Field(default=None, max_length=64)
 
 
 class NoteIn(Body):
-    text: str = Field(min_length=1)
+    text: str = Field(min_length=1, **documented(pattern=NOT_BLANK))
 
 
 class Resolve(Body):
-    note: str
+    note: str = Field(description="What solved the problem.", **documented(pattern=NOT_BLANK))
     kb_candidate: bool = False
 
 
 class Escalate(Body):
     group: Literal["repair", "engineering", "warranty"]
-    note: str
+    note: str = Field(description="What third level needs to know.", **documented(pattern=NOT_BLANK))
 
 
 class Transfer(Body):
-    agent_id: int | None = Field(description="Another agent, or null for back to the queue.")
+    agent_id: int | None = Field(ge=1, le=MAX_ID, description="Another agent, or null for back to the queue.")
 
 
 class ReturnToBot(Body):
@@ -78,9 +143,12 @@ class ReturnToBot(Body):
 
 
 class NewAgent(Body):
-    username: str
-    display_name: str
-    password: str
+    username: str = Field(
+        description="2-50 characters: lower-case letters, digits, '.', '_' or '-'",
+        **documented(pattern=USERNAME.pattern),
+    )
+    display_name: str = Field(max_length=MAX_DISPLAY_NAME, **documented(pattern=NOT_BLANK))
+    password: str = Field(max_length=MAX_PASSWORD, **documented(minLength=MIN_PASSWORD))
     role: Literal["agent", "editor", "admin"] = "agent"
     categories: list[Literal["phone", "camera", "notebook"]] = []
     languages: list[Literal["de", "en"]] = []
@@ -108,9 +176,11 @@ class Convert(Body):
 
 
 class Reject(Body):
-    reason: str
+    reason: str = Field(description="Why: the agent who wrote the draft reads it.", **documented(pattern=NOT_BLANK))
 
 
 class Label(Body):
-    ids: list[int]
-    intent: str | None = None  # None: dismiss
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(**documented(minItems=1, maxItems=MAX_LABEL_BATCH))
+    intent: str | None = Field(
+        default=None, description="One of GET /api/v1/editor/intents (another one: 400 unknown_intent); null dismisses."
+    )

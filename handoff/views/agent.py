@@ -6,12 +6,15 @@ import hmac
 
 from aiohttp import web
 
+from bot.language import SUPPORTED
+from bot.troubleshooting import CATEGORIES
 from handoff import agents, drafts, tickets
 from handoff.errors import Forbidden, Invalid, TooLarge
 from handoff.keys import HUB
 from handoff.middleware import json_body
 from handoff.models import Agent, AgentSession
 from handoff.schemas import (
+    MAX_ID,
     AgentMessage,
     Escalate,
     NewAgent,
@@ -22,12 +25,14 @@ from handoff.schemas import (
     SignIn,
     Transfer,
     parse,
+    whole_number,
 )
 from handoff.views.customer import bearer, client_address
 
 routes = web.RouteTableDef()
 COOKIE = "hub_session"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+MAX_QUEUE_LIMIT = 500
 
 
 async def signed_in(request: web.Request) -> tuple[Agent, AgentSession]:
@@ -50,10 +55,10 @@ async def current_agent(request: web.Request) -> Agent:
 
 def path_id(request: web.Request, what: str) -> int:
     """The numeric `{<what>_id}` of the URL; a clear 400 otherwise."""
-    raw = request.match_info[f"{what}_id"]
-    if not raw.isdigit():
-        raise Invalid(f"The {what} id must be a number.", f"invalid_{what}_id")
-    return int(raw)
+    value = whole_number(request.match_info[f"{what}_id"])
+    if value is None:
+        raise Invalid(f"The {what} id must be a number from 0 to {MAX_ID}.", f"invalid_{what}_id")
+    return value
 
 
 def _ticket_id(request: web.Request) -> int:
@@ -110,10 +115,10 @@ async def presence(request: web.Request) -> web.Response:
 @routes.get("/api/v1/agent/queue")
 async def queue(request: web.Request) -> web.Response:
     agent = await current_agent(request)
-    limit = request.query.get("limit", "100")
-    if not limit.isdigit() or not 1 <= int(limit) <= 500:
-        raise Invalid("limit: a whole number from 1 to 500.", "invalid_limit")
-    return web.json_response({"tickets": await tickets.list_queue(request.app[HUB], agent, int(limit))})
+    limit = whole_number(request.query.get("limit", "100"), highest=MAX_QUEUE_LIMIT)
+    if not limit:
+        raise Invalid(f"limit: a whole number from 1 to {MAX_QUEUE_LIMIT}.", "invalid_limit")
+    return web.json_response({"tickets": await tickets.list_queue(request.app[HUB], agent, limit)})
 
 
 @routes.get("/api/v1/agent/chats")
@@ -213,6 +218,8 @@ async def kb_search(request: web.Request) -> web.Response:
         raise Invalid("q: what to search for.", "query_required")
     language = request.query.get("language") or None
     category = request.query.get("category") or None
+    if language not in (None, *SUPPORTED) or category not in (None, *CATEGORIES):
+        raise Invalid(f"language: {' or '.join(SUPPORTED)}; category: {', '.join(CATEGORIES)}.", "invalid_filter")
     kb = hub.knowledge_base
     matches = await hub.in_thread(lambda: kb.search(query, language=language, category=category, limit=5))
     results = []

@@ -8,7 +8,7 @@ from handoff import conversations
 from handoff.errors import Invalid
 from handoff.keys import HUB
 from handoff.middleware import json_body
-from handoff.schemas import Contact, CustomerMessage, NewConversation, Rating, parse
+from handoff.schemas import Contact, CustomerMessage, NewConversation, Rating, parse, whole_number
 
 routes = web.RouteTableDef()
 
@@ -69,11 +69,9 @@ async def post_message(request: web.Request) -> web.Response:
 async def list_messages(request: web.Request) -> web.Response:
     conversation = await _conversation(request)
     after = request.query.get("after")
-    if after is not None and not after.isdigit():
+    if after is not None and (after := whole_number(after)) is None:
         raise Invalid("after must be a message id (a whole number).", "invalid_after")
-    return web.json_response(
-        await conversations.history(request.app[HUB], conversation, int(after) if after is not None else None)
-    )
+    return web.json_response(await conversations.history(request.app[HUB], conversation, after))
 
 
 @routes.post("/api/v1/conversations/{conversation_id}/contact")

@@ -12,7 +12,8 @@ from handoff import agents, conversations, tickets
 from handoff.errors import HubError, Invalid, TooLarge
 from handoff.hub import Hub
 from handoff.keys import HUB
-from handoff.middleware import allowed_origin
+from handoff.middleware import allowed_origin, parse_json
+from handoff.schemas import is_id
 from handoff.views.agent import COOKIE
 from handoff.views.customer import bearer
 
@@ -30,19 +31,37 @@ def _check_origin(request: web.Request, agent_side: bool) -> None:
         raise web.HTTPForbidden(reason=f"WebSocket origin {origin} is not allowed")
 
 
+async def _open(request: web.Request) -> web.WebSocketResponse:
+    socket = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME)
+    if not socket.can_prepare(request).ok:
+        raise Invalid("This address takes WebSocket connections only (Upgrade: websocket).", "websocket_expected")
+    await socket.prepare(request)
+    return socket
+
+
 async def _frames(socket: web.WebSocketResponse):
     """JSON objects from the socket; malformed frames get an error event and are skipped."""
     async for frame in socket:
         if frame.type != WSMsgType.TEXT:
             continue
         try:
-            data = json.loads(frame.data)
+            data = parse_json(frame.data)
             if not isinstance(data, dict):
-                raise ValueError("not an object")
-        except ValueError:
-            await _reply(socket, {"type": "error", "error": {"code": "invalid_json", "message": "Send JSON objects."}})
+                raise Invalid("Send JSON objects.", "invalid_json")
+        except Invalid as exc:
+            await _reply_error(socket, exc, _client_id(frame.data))
             continue
         yield data
+
+
+def _client_id(raw: str) -> str | None:
+    """The client_id of a refused frame, if it has one: the sender learns which of its messages failed."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    client_id = data.get("client_id") if isinstance(data, dict) else None
+    return client_id if isinstance(client_id, str) else None
 
 
 async def _reply(socket: web.WebSocketResponse, event: dict) -> None:
@@ -64,8 +83,7 @@ async def customer_socket(request: web.Request) -> web.WebSocketResponse:
     conversation_id = await conversations.authenticate(
         hub, request.match_info["conversation_id"], request.query.get("token") or bearer(request)
     )
-    socket = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME)
-    await socket.prepare(request)
+    socket = await _open(request)
     arriving = not hub.events.is_watched(conversation_id)  # their first open socket
     hub.events.join_conversation(conversation_id, socket)
     if arriving:
@@ -130,8 +148,7 @@ async def agent_socket(request: web.Request) -> web.WebSocketResponse:
     hub = request.app[HUB]
     _check_origin(request, agent_side=True)
     agent, _ = await agents.session_agent(hub, request.query.get("token") or request.cookies.get(COOKIE))
-    socket = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME)
-    await socket.prepare(request)
+    socket = await _open(request)
     hub.events.join_agent(agent.id, socket)
     pending = hub.grace_tasks.pop(agent.id, None)
     if pending is not None:
@@ -161,7 +178,7 @@ async def _agent_frame(hub: Hub, agent, socket: web.WebSocketResponse, data: dic
     elif kind == "typing":
         ticket_id = data.get("ticket_id")
         async with hub.sessions() as session:
-            ticket = await session.get(tickets.Ticket, ticket_id) if isinstance(ticket_id, int) else None
+            ticket = await session.get(tickets.Ticket, ticket_id) if is_id(ticket_id) else None
         if ticket is not None and ticket.agent_id == agent.id:
             await hub.events.to_conversation(
                 ticket.conversation_id, {"type": "typing", "sender": "agent", "typing": bool(data.get("typing"))}
@@ -170,7 +187,7 @@ async def _agent_frame(hub: Hub, agent, socket: web.WebSocketResponse, data: dic
         client_id = data.get("client_id")
         try:
             text = data.get("text")
-            if not isinstance(text, str) or not isinstance(data.get("ticket_id"), int):
+            if not isinstance(text, str) or not is_id(data.get("ticket_id")):
                 raise Invalid("A message needs ticket_id (number) and text (string).", "invalid_message")
             if len(text) > hub.settings.max_message_chars:
                 raise TooLarge(f"At most {hub.settings.max_message_chars} characters per message.", "message_too_large")

@@ -296,3 +296,55 @@ async def test_a_malformed_customer_key_is_refused(client, key):
     response = await client.post("/api/v1/conversations", json={"customer": key})
     assert response.status == 400
     assert (await response.json())["error"]["message"].startswith("customer:")
+
+
+# -- what schemathesis found (test_openapi_conformance.py): each failed with 500 on PostgreSQL, or on both ------
+async def test_text_with_a_nul_character_is_refused_everywhere_before_it_reaches_the_database(client):
+    """PostgreSQL cannot store U+0000: a note holding it used to fail with 500."""
+    _, ticket_id = await queued_ticket(client)
+    anna = await new_agent(client, "anna")
+    for path, body in (
+        (f"/tickets/{ticket_id}/notes", {"text": "before\u0000after"}),
+        (f"/tickets/{ticket_id}/resolve", {"note": "fixed\u0000"}),
+        ("/presence", {"presence": "online", "\u0000": 1}),
+    ):
+        method = "PUT" if path == "/presence" else "POST"
+        refused = await anna.call(method, path, body, expect=400)
+        assert (await refused.json())["error"] == {
+            "code": "invalid_characters",
+            "message": "Text may not contain the NUL character (U+0000).",
+        }
+    for url in (f"/api/v1/agent/tickets/{ticket_id}%00/claim", "/api/v1/agent/kb/search?q=a%00b"):
+        response = (
+            await client.get(url, headers=anna.auth) if "search" in url else await client.post(url, headers=anna.auth)
+        )
+        assert response.status == 400 and (await response.json())["error"]["code"] == "invalid_characters"
+    assert (await anna.json("GET", f"/tickets/{ticket_id}"))["notes"] == []
+
+
+@pytest.mark.parametrize("raw", ["2147483648", "99999999999999999999", "\u00b2", "\u0663", "-1", "1.0"])
+async def test_a_ticket_id_out_of_the_databases_range_or_not_ascii_digits_is_refused_with_400(client, raw):
+    """Ids are 32-bit in the database: 2^31 failed with 500 on PostgreSQL; '²' passed isdigit() and broke int()."""
+    anna = await new_agent(client, "anna")
+    response = await anna.call("GET", f"/tickets/{raw}", expect=400)
+    assert (await response.json())["error"]["code"] == "invalid_ticket_id"
+
+
+async def test_ids_in_a_body_out_of_the_databases_range_are_refused_with_400(client):
+    """Label ids of 2^57 failed with 500 on PostgreSQL ("integer out of range"); a transfer too."""
+    editor = await new_agent(client, "erik", role="editor")
+    response = await client.post(
+        "/api/v1/editor/inbox/label", json={"ids": [2**57, 1], "intent": None}, headers=editor.auth
+    )
+    assert response.status == 400 and (await response.json())["error"]["message"].startswith("ids.0:")
+    _, ticket_id = await queued_ticket(client)
+    await editor.call("POST", f"/tickets/{ticket_id}/claim")
+    refused = await editor.call("POST", f"/tickets/{ticket_id}/transfer", {"agent_id": 2**31}, expect=400)
+    assert (await refused.json())["error"]["message"].startswith("agent_id:")
+
+
+async def test_a_knowledge_base_search_with_an_unknown_language_or_category_is_refused(client):
+    anna = await new_agent(client, "anna")
+    for query in ("q=battery&language=fr", "q=battery&category=toaster", "q=%20"):
+        response = await client.get(f"/api/v1/agent/kb/search?{query}", headers=anna.auth)
+        assert response.status == 400, query

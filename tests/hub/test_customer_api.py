@@ -177,3 +177,26 @@ async def test_errors_never_show_a_traceback(client):
     assert await response.json() == {
         "error": {"code": "conversation_not_found", "message": "There is no such conversation."}
     }
+
+
+async def test_a_json_null_body_is_refused_where_an_object_is_expected(client):
+    """Found by schemathesis: `null` was taken for "no body"."""
+    response = await client.post("/api/v1/conversations", data=b"null", headers={"Content-Type": "application/json"})
+    assert response.status == 400 and (await response.json())["error"]["code"] == "invalid_body"
+    assert (await client.post("/api/v1/conversations")).status == 201  # no body at all: the defaults
+
+
+async def test_polling_after_an_id_beyond_the_databases_range_is_refused(client):
+    customer = await new_customer(client)
+    for after in ("2147483648", "\u00b2", "-1"):
+        response = await client.get(
+            f"/api/v1/conversations/{customer.id}/messages?after={after}", headers=customer.auth
+        )
+        assert response.status == 400 and (await response.json())["error"]["code"] == "invalid_after"
+
+
+async def test_a_plain_request_to_a_websocket_address_is_told_what_it_takes(client):
+    customer = await new_customer(client)
+    response = await client.get(f"/api/v1/conversations/{customer.id}/ws?token={customer.token}")
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "websocket_expected"

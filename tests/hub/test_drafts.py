@@ -16,7 +16,7 @@ from handoff.app import create_app
 from handoff.drafts import draft_examples, draft_story, missing, slug
 from handoff.keys import HUB
 from handoff.models import Ticket
-from tests.hub.conftest import closed_port, new_agent, queued_ticket
+from tests.hub.conftest import closed_port, new_agent, new_customer, queued_ticket
 
 ARTICLES = ("camera/lens-error.yml", "phone/not-charging.yml")
 
@@ -167,6 +167,23 @@ async def test_a_resolved_ticket_without_an_article_becomes_a_bilingual_article_
     assert "learned" in approved["result"]["files"][-1]
     again = await editor_call(client, editor, "POST", f"/drafts/{draft['id']}/approve", expect=409)
     assert again["error"]["code"] == "already_decided"
+
+
+async def test_a_button_the_customer_pressed_is_no_symptom_of_the_drafted_article(client):
+    """The bot is down here, so the draft's symptoms come from what the customer wrote: not from the title of
+    the "Talk to a person" button they pressed."""
+    agent = await new_agent(client, "anna")
+    editor = await new_agent(client, "erik", role="editor", online=False)
+    customer = await new_customer(client)
+    offered = await (await customer.say("my camera shows a lens error after the update")).json()
+    assert offered["messages"][0]["meta"]["kind"] == "bot_unavailable"
+    handed = await (await customer.say(payload="/request_human")).json()
+    assert handed["customer_message"]["text"] == "Talk to a person"
+    ticket_id = next(m["meta"]["handoff"]["ticket_id"] for m in handed["messages"] if m["meta"].get("handoff"))
+    await agent.json("POST", f"/tickets/{ticket_id}/claim")
+    await agent.json("POST", f"/tickets/{ticket_id}/resolve", {"note": "Reset the lens.", "kb_candidate": True})
+    (draft,) = (await editor_call(client, editor, "GET", "/drafts"))["drafts"]
+    assert draft["content"]["article"]["symptoms"]["en"] == ["my camera shows a lens error after the update"]
 
 
 async def test_a_resolved_ticket_after_a_tried_article_drafts_a_new_step_for_it(client, data_copy):

@@ -121,7 +121,7 @@ def test_the_bot_context_lists_every_customer_turn_with_intent_and_confidence():
 def test_the_openapi_document_is_valid_and_covers_every_api_route(tmp_path):
     from bot.settings import Settings
 
-    validate(document())
+    validate(document(2000))
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", rasa_port=closed_port()))
     routes = {
         (r.method.lower(), r.resource.canonical)
@@ -130,5 +130,5 @@ def test_the_openapi_document_is_valid_and_covers_every_api_route(tmp_path):
         and r.resource.canonical.startswith("/api/v1/")
         and r.method not in ("HEAD", "OPTIONS")
     }
-    documented = {(method, path) for path, ops in document()["paths"].items() for method in ops}
+    documented = {(method, path) for path, ops in document(2000)["paths"].items() for method in ops}
     assert routes - {("get", "/api/v1/openapi.json")} == documented
