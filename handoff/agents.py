@@ -34,7 +34,7 @@ def validate_new_agent(
     username: str, display_name: str, password: str, role: str, categories: list, languages: list, capacity: int
 ) -> None:
     """Raise Invalid with a precise message for the first thing wrong with a new agent's details."""
-    if not USERNAME.match(username or ""):
+    if not USERNAME.fullmatch(username or ""):
         raise Invalid("username: 2-50 characters, lower-case letters, digits, '.', '_' or '-'.", "invalid_username")
     if not (display_name or "").strip() or len(display_name) > MAX_DISPLAY_NAME:
         raise Invalid(f"display_name: 1-{MAX_DISPLAY_NAME} characters.", "invalid_display_name")

@@ -331,7 +331,7 @@ async def _attach_bot_context(hub: Hub, ticket, problems: list[str]) -> None:
 
 # -- contact details and rating ------------------------------------------------------------------------------
 async def save_email(hub: Hub, conversation_id: str, email: str) -> dict:
-    if len(email) > MAX_EMAIL or not EMAIL.match(email.strip()):
+    if len(email) > MAX_EMAIL or not EMAIL.fullmatch(email.strip()):
         raise Invalid("Please enter a valid e-mail address (name@example.com).", "invalid_email")
     email = email.strip()
     async with hub.sessions() as session, session.begin():

@@ -14,12 +14,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from handoff.errors import Invalid
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database (PostgreSQL INTEGER)
-NOT_BLANK = r"\S"  # a JSON-Schema pattern matches anywhere: at least one character that is not white space
+# White space as str.strip() knows it, spelled out: JSON Schema's patterns (ECMA-262) mean another set by \s.
+# Patterns here are checked with fullmatch(), which, like ECMA-262's $, allows no newline at the end.
+SPACE = "".join(chr(code) for code in range(0x3001) if chr(code).isspace())
+NOT_BLANK = f"[^{SPACE}]"  # a JSON-Schema pattern matches anywhere: at least one character that is not white space
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,49}$")
 MIN_PASSWORD, MAX_PASSWORD = 12, 200
 MAX_DISPLAY_NAME = 100
 MAX_EMAIL = 254
-EMAIL = re.compile(r"^[^@\s]+@[^@\s.][^@\s]*\.[^@\s]+$")  # checked after surrounding white space is stripped
+_ADDRESS = f"[^@{SPACE}]+@[^@{SPACE}.][^@{SPACE}]*\\.[^@{SPACE}]+"
+EMAIL = re.compile(f"^{_ADDRESS}$")  # checked after surrounding white space is stripped
 MAX_LABEL_BATCH = 200
 
 
@@ -82,7 +86,7 @@ class CustomerMessage(Body):
 
 
 class Contact(Body):
-    email: str = Field(max_length=MAX_EMAIL, **documented(pattern=r"^\s*" + EMAIL.pattern.strip("^$") + r"\s*$"))
+    email: str = Field(max_length=MAX_EMAIL, **documented(pattern=f"^[{SPACE}]*{_ADDRESS}[{SPACE}]*$"))
 
 
 class Rating(Body):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from openapi_spec_validator import validate
 
+from handoff import schemas
 from handoff.app import create_app
 from handoff.availability import parse_opening_hours
 from handoff.models import Agent, Ticket
@@ -132,3 +134,13 @@ def test_the_openapi_document_is_valid_and_covers_every_api_route(tmp_path):
     }
     documented = {(method, path) for path, ops in document(2000)["paths"].items() for method in ops}
     assert routes - {("get", "/api/v1/openapi.json")} == documented
+
+
+def test_the_documented_patterns_mean_white_space_as_the_hub_strips_it():
+    """JSON Schema's \\s (ECMA-262) is not Python's: "\\x85" passed the document's "not blank" and the hub
+    refused it as empty (found by schemathesis). The patterns spell out str.strip()'s white space instead."""
+    for blank in ("\x85", "\x1e", "\u3000", " \t\n"):
+        assert not blank.strip() and re.search(schemas.NOT_BLANK, blank) is None
+    assert "\ufeff".strip() and re.search(schemas.NOT_BLANK, "\ufeff")
+    assert schemas.EMAIL.fullmatch("kim@example.org") and not schemas.EMAIL.fullmatch("k\x1eim@example.org")
+    assert not schemas.USERNAME.fullmatch("anna\n")  # ECMA-262's $ allows no newline at the end either
