@@ -331,15 +331,15 @@ async def _attach_bot_context(hub: Hub, ticket, problems: list[str]) -> None:
 
 # -- contact details and rating ------------------------------------------------------------------------------
 async def save_email(hub: Hub, conversation_id: str, email: str) -> dict:
-    if len(email) > MAX_EMAIL or not EMAIL.fullmatch(email.strip()):
+    address = email.strip()
+    if len(email) > MAX_EMAIL or not EMAIL.fullmatch(address):
         raise Invalid("Please enter a valid e-mail address (name@example.com).", "invalid_email")
-    email = email.strip()
     async with hub.sessions() as session, session.begin():
         conversation = await session.get(Conversation, conversation_id)
-        conversation.email = email
-        notice = system_message(session, conversation, "email_saved", email=email)
+        conversation.email = address
+        notice = system_message(session, conversation, "email_saved", email=address)
     await tickets.publish_messages(hub, conversation, [notice], await _ticket_id(hub, conversation))
-    return {"email": email}
+    return {"email": address}
 
 
 async def _ticket_id(hub: Hub, conversation: Conversation) -> int | None:

@@ -411,6 +411,8 @@ HISTOGRAM = {
     "type": "array",
     "items": {"type": "object", "properties": {"step": {"type": "integer"}, "count": COUNT}},
 }
+LANGUAGE_QUERY = {"name": "language", "in": "query", "schema": {"enum": ["de", "en"]}}
+ROW_ID = {"type": "integer", "minimum": 0, "maximum": schemas.MAX_ID}
 PERIOD_QUERY = [
     {
         "name": "from",
@@ -424,10 +426,9 @@ PERIOD_QUERY = [
         "schema": {"type": "string"},
         "description": "YYYY-MM-DD (inclusive) or ISO-8601 date-time (exclusive); default: today",
     },
-    {"name": "language", "in": "query", "schema": {"enum": ["de", "en"]}},
+    LANGUAGE_QUERY,
     {"name": "category", "in": "query", "schema": {"enum": ["phone", "camera", "notebook", "unknown"]}},
 ]
-LANGUAGE_QUERY = {"name": "language", "in": "query", "schema": {"enum": ["de", "en"]}}
 QUERY_PARAMETERS = {
     ("get", "/api/v1/agent/metrics"): PERIOD_QUERY,
     ("get", "/api/v1/agent/articles/health"): PERIOD_QUERY,
@@ -435,7 +436,7 @@ QUERY_PARAMETERS = {
         {
             "name": "after",
             "in": "query",
-            "schema": {"type": "integer", "minimum": 0, "maximum": schemas.MAX_ID},
+            "schema": ROW_ID,
             "description": "only messages with a larger id (the last one the client has); none: all",
         }
     ],
@@ -467,11 +468,7 @@ QUERY_PARAMETERS = {
         {"name": "token", "in": "query", "schema": {"type": "string"}, "description": "or the session cookie"}
     ],
 }
-PATH_PARAMETERS = {
-    "conversation_id": {"type": "string"},
-    "ticket_id": {"type": "integer", "minimum": 0, "maximum": schemas.MAX_ID},
-    "draft_id": {"type": "integer", "minimum": 0, "maximum": schemas.MAX_ID},
-}
+PATH_PARAMETERS = {"conversation_id": {"type": "string"}, "ticket_id": ROW_ID, "draft_id": ROW_ID}
 LIMITED_TEXTS = {"CustomerMessage": "text", "AgentMessage": "text", "Rating": "comment"}  # MAX_MESSAGE_CHARS
 OPERATIONS.extend(
     [
