@@ -82,3 +82,15 @@ async def test_safety_goes_to_the_top_of_the_queue_with_advice_first(client):
     assert "Sicherheit" in reply["messages"][0]["text"] or "sicher" in reply["messages"][0]["text"].lower()
     anna = await new_agent(client, f"anna{urgent.id[:6]}")
     assert (await anna.json("GET", "/queue"))["tickets"][0]["priority"] == "urgent"
+
+
+async def test_a_retried_message_reaches_the_bot_once(client, servers):
+    """A client's retry (same client_id, e.g. after a lost answer) is stored once and never reaches the bot again."""
+    customer = await new_customer(client, "en")
+    text = "My phone does not charge anymore"
+    first = await (await customer.say(text, client_id="c1")).json()
+    again = await (await customer.say(text, client_id="c1")).json()
+    assert first["messages"] and again["messages"] == []
+    assert again["customer_message"]["id"] == first["customer_message"]["id"]
+    user_turns = [event["text"] for event in servers.tracker(customer.id)["events"] if event["event"] == "user"]
+    assert user_turns == [text]
