@@ -14,6 +14,7 @@ CATEGORY_WORDS = {
     "notebook": """notebook notebooks laptop laptops macbook thinkpad ideapad chromebook ultrabook klapprechner
         lenovo dell hp asus acer msi xps zenbook vivobook inspiron latitude elitebook probook surface""".split(),
 }
+CATEGORIES = tuple(CATEGORY_WORDS)  # the device categories the product supports: ("phone", "camera", "notebook")
 _WORD = re.compile(r"[a-zäöüß]+")
 _LOOKUP = {word: category for category, words in CATEGORY_WORDS.items() for word in words}
 

@@ -13,6 +13,7 @@ from sqlalchemy import DateTime, Float, Integer, String, Text, UniqueConstraint,
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.db import Base
+from bot.language import DEFAULT, SUPPORTED
 
 FALLBACK_INTENT = "nlu_fallback"
 LOW_CONFIDENCE = 0.6  # below this an understood turn is still worth an editor's look
@@ -64,7 +65,7 @@ def review_item(
     """The column values of a new inbox item (shared by the sync and the async writers)."""
     return {
         "conversation_id": conversation_id[:64],
-        "language": language if language in ("de", "en") else "en",
+        "language": language if language in SUPPORTED else DEFAULT,
         "text": " ".join(text.split())[:MAX_TEXT],
         "intent": intent,
         "confidence": round(confidence, 3),

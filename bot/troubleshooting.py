@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot.devices import CATEGORIES
 from bot.kb.search import Match, SearchIndex
 
-CATEGORIES = ("phone", "camera", "notebook")
 AMBIGUITY_MARGIN = 0.06  # fused-score gap under which two candidates count as equally likely
 
 

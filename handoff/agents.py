@@ -11,6 +11,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from bot.devices import CATEGORIES
+from bot.language import SUPPORTED as LANGUAGES
 from handoff import serialize
 from handoff.errors import Conflict, Invalid, Unauthorized
 from handoff.hub import Hub
@@ -20,8 +22,6 @@ from handoff.schemas import MAX_DISPLAY_NAME, MIN_PASSWORD, USERNAME
 from handoff.serialize import aware
 
 ROLES = ("agent", "editor", "admin")  # editors review knowledge-base drafts; admins do everything
-CATEGORIES = ("phone", "camera", "notebook")
-LANGUAGES = ("de", "en")
 _hasher = PasswordHasher()  # Argon2id, memory-hard (argon2-cffi's RFC 9106 low-memory profile)
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 

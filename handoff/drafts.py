@@ -30,13 +30,13 @@ from bot.content import articles, nlu, stories
 from bot.content.articles import ContentError
 from bot.kb.files import ArticleFile, ArticleFileError, StepFile
 from bot.kb.importer import import_articles
+from bot.language import SUPPORTED as LANGUAGES
 from bot.review import FALLBACK_INTENT, LOW_CONFIDENCE
 from handoff import serialize
 from handoff.errors import Conflict, Forbidden, Invalid, NotFound
 from handoff.hub import Hub
 from handoff.models import Agent, Draft, Message, Ticket
 
-LANGUAGES = ("en", "de")
 EDITOR_ROLES = ("editor", "admin")
 PROBLEM_INTENT = "describe_problem"
 UNCLEAR = {FALLBACK_INTENT, "out_of_scope", None}

@@ -48,6 +48,7 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import article_health
+from bot.devices import CATEGORIES
 from bot.guide_runs import GuideRun
 from bot.kb.models import ArticleText
 from bot.language import SUPPORTED
@@ -55,7 +56,6 @@ from handoff.errors import Invalid
 from handoff.models import Conversation, Message, Ticket, Transition
 from handoff.serialize import aware
 
-CATEGORIES = ("phone", "camera", "notebook")
 UNKNOWN = "unknown"
 CLOSED = ("resolved", "escalated", "returned")
 MAX_DAYS = 366

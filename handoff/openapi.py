@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from bot.devices import CATEGORIES
+from bot.language import SUPPORTED
 from handoff import schemas
+from handoff.metrics import UNKNOWN
 
 MESSAGE = {
     "type": "object",
@@ -411,7 +414,7 @@ HISTOGRAM = {
     "type": "array",
     "items": {"type": "object", "properties": {"step": {"type": "integer"}, "count": COUNT}},
 }
-LANGUAGE_QUERY = {"name": "language", "in": "query", "schema": {"enum": ["de", "en"]}}
+LANGUAGE_QUERY = {"name": "language", "in": "query", "schema": {"enum": list(SUPPORTED)}}
 ROW_ID = {"type": "integer", "minimum": 0, "maximum": schemas.MAX_ID}
 PERIOD_QUERY = [
     {
@@ -427,7 +430,7 @@ PERIOD_QUERY = [
         "description": "YYYY-MM-DD (inclusive) or ISO-8601 date-time (exclusive); default: today",
     },
     LANGUAGE_QUERY,
-    {"name": "category", "in": "query", "schema": {"enum": ["phone", "camera", "notebook", "unknown"]}},
+    {"name": "category", "in": "query", "schema": {"enum": [*CATEGORIES, UNKNOWN]}},
 ]
 QUERY_PARAMETERS = {
     ("get", "/api/v1/agent/metrics"): PERIOD_QUERY,
@@ -452,7 +455,7 @@ QUERY_PARAMETERS = {
             "description": "what to search for",
         },
         LANGUAGE_QUERY,
-        {"name": "category", "in": "query", "schema": {"enum": ["phone", "camera", "notebook"]}},
+        {"name": "category", "in": "query", "schema": {"enum": list(CATEGORIES)}},
     ],
     ("get", "/api/v1/editor/drafts"): [
         {"name": "status", "in": "query", "schema": {"enum": ["pending", "approved", "rejected"], "default": "pending"}}

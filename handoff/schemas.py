@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.devices import CATEGORIES
+from bot.language import SUPPORTED
 from handoff.errors import Invalid
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database (PostgreSQL INTEGER)
@@ -50,7 +52,7 @@ class Body(BaseModel):
 
 
 class NewConversation(Body):
-    language: Literal["de", "en"] | None = None
+    language: Literal[SUPPORTED] | None = None
     customer: str | None = Field(
         default=None,
         min_length=16,
@@ -154,8 +156,8 @@ class NewAgent(Body):
     display_name: str = Field(max_length=MAX_DISPLAY_NAME, **documented(pattern=NOT_BLANK))
     password: str = Field(max_length=MAX_PASSWORD, **documented(minLength=MIN_PASSWORD))
     role: Literal["agent", "editor", "admin"] = "agent"
-    categories: list[Literal["phone", "camera", "notebook"]] = []
-    languages: list[Literal["de", "en"]] = []
+    categories: list[Literal[CATEGORIES]] = []
+    languages: list[Literal[SUPPORTED]] = []
     capacity: int = Field(default=3, ge=1, le=20)
 
 

@@ -10,8 +10,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-LANGUAGES = ("en", "de")
-Category = Literal["phone", "camera", "notebook", "any"]
+from bot.devices import CATEGORIES
+
+Category = Literal[(*CATEGORIES, "any")]  # an article's device category, or "any"
 HandoffPolicy = Literal["never", "after_steps", "immediately"]
 Priority = Literal["low", "normal", "high", "urgent"]
 

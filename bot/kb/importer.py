@@ -11,8 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.kb import embeddings
-from bot.kb.files import LANGUAGES, LoadedArticle, load_articles
+from bot.kb.files import LoadedArticle, load_articles
 from bot.kb.models import Article, ArticleText, KbMeta, Phrase, Step
+from bot.language import SUPPORTED as LANGUAGES
 
 REVISION_KEY = "revision"
 EMBEDDING_MODEL_KEY = "embedding_model"

@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 from bot.devices import infer_category
 from bot.kb import embeddings
 from bot.kb.analysis import Analyzer
-from bot.kb.files import LANGUAGES
 from bot.kb.models import Article
+from bot.language import SUPPORTED as LANGUAGES
 
 CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
 Embedder = Callable[[list[str]], np.ndarray]

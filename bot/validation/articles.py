@@ -11,7 +11,8 @@ from pathlib import Path
 from pydantic import ValidationError
 from yaml.nodes import MappingNode, Node, SequenceNode
 
-from bot.kb.files import LANGUAGES, ArticleFile
+from bot.kb.files import ArticleFile
+from bot.language import SUPPORTED as LANGUAGES
 from bot.validation.problem import Problem
 from bot.validation.project import Project, construct, line_of, pairs
 

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from bot.language import SUPPORTED
 from bot.validation.problem import Problem
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -90,7 +91,7 @@ class NluBlock:
     def language(self) -> str | None:
         """'de' or 'en' for files under data/nlu/de or data/nlu/en, else None."""
         parent = self.path.parent.name
-        return parent if parent in ("de", "en") else None
+        return parent if parent in SUPPORTED else None
 
 
 @dataclass(frozen=True)

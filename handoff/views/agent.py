@@ -6,8 +6,8 @@ import hmac
 
 from aiohttp import web
 
+from bot.devices import CATEGORIES
 from bot.language import SUPPORTED
-from bot.troubleshooting import CATEGORIES
 from handoff import agents, drafts, tickets
 from handoff.errors import Forbidden, Invalid, TooLarge
 from handoff.keys import HUB

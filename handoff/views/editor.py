@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bot.language import SUPPORTED
 from handoff import drafts, inbox, retraining
 from handoff.errors import Invalid
 from handoff.keys import HUB
@@ -70,7 +71,7 @@ async def list_inbox(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     status = request.query.get("status", "open")
     language = request.query.get("language") or None
-    if status not in ("open", "labelled", "dismissed") or language not in (None, "de", "en"):
+    if status not in ("open", "labelled", "dismissed") or language not in (None, *SUPPORTED):
         raise Invalid("status: open, labelled or dismissed; language: de or en.", "invalid_filter")
     return web.json_response(await inbox.list_items(request.app[HUB], agent, status, language))
 
