@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Annotated
@@ -202,25 +204,39 @@ def _stop_on_sigterm(*_: object) -> None:
     raise KeyboardInterrupt
 
 
+def _supervise(processes: list[subprocess.Popen], started_by: int | None) -> str:
+    """Wait while every process runs and, when `started_by` is given, that parent process lives; returns why it
+    ended. `make run` gives its pid: make leaves its recipe's commands running when it is killed or sent SIGTERM,
+    and the services would then hold their ports until someone finds them."""
+    while True:
+        if any(process.poll() is not None for process in processes):
+            return "A process stopped; see var/logs/."
+        if started_by is not None and os.getppid() != started_by:
+            return "The command that started this one (make) ended: stopping everything."
+        time.sleep(0.5)
+
+
 @app.command()
 def run() -> None:
     """Install what is missing, then start the action server, the Rasa server and the hub (Ctrl-C stops all)."""
     from bot import runtime
 
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)  # from the start: nothing started is left behind
+    started_by = os.getppid() if "MAKELEVEL" in os.environ else None  # set by make for its recipes' commands
     settings = get_settings()
-    install()
-    VAR_DIR.mkdir(exist_ok=True)
-    logs = VAR_DIR / "logs"
-    logs.mkdir(exist_ok=True)
-    _step(f"Starting the action server on {settings.action_host}:{settings.action_port}")
-    actions = runtime.start_action_server(settings, logs / "actions.log")
-    _step(f"Starting the Rasa server on {settings.rasa_host}:{settings.rasa_port} (log: var/logs/rasa.log)")
-    rasa = runtime.start_rasa_server(settings, runtime.model_path(settings), logs / "rasa.log")
-    runtime.bootstrap_admin()
-    _step(f"Starting the handoff hub on {settings.hub_host}:{settings.hub_port} (log: var/logs/hub.log)")
-    hub = runtime.start_hub(settings, logs / "hub.log")
-    processes = (hub, rasa, actions)
+    processes: list[subprocess.Popen] = []
     try:
+        install()
+        VAR_DIR.mkdir(exist_ok=True)
+        logs = VAR_DIR / "logs"
+        logs.mkdir(exist_ok=True)
+        _step(f"Starting the action server on {settings.action_host}:{settings.action_port}")
+        processes.append(actions := runtime.start_action_server(settings, logs / "actions.log"))
+        _step(f"Starting the Rasa server on {settings.rasa_host}:{settings.rasa_port} (log: var/logs/rasa.log)")
+        processes.append(rasa := runtime.start_rasa_server(settings, runtime.model_path(settings), logs / "rasa.log"))
+        runtime.bootstrap_admin()
+        _step(f"Starting the handoff hub on {settings.hub_host}:{settings.hub_port} (log: var/logs/hub.log)")
+        processes.append(hub := runtime.start_hub(settings, logs / "hub.log"))
         runtime.wait_until_up(runtime.action_ready_url(settings), 60, actions)
         runtime.wait_until_up(runtime.hub_ready_url(settings), 60, hub)
         seconds = runtime.wait_until_up(runtime.rasa_ready_url(settings), 180, rasa)
@@ -234,14 +250,11 @@ def run() -> None:
             '-d \'{"sender": "me", "message": "Mein Handy lädt nicht mehr"}\''
         )
         console.print("  or: .venv/bin/python -m bot chat      (Ctrl-C here stops everything)")
-        signal.signal(signal.SIGTERM, _stop_on_sigterm)
-        while all(p.poll() is None for p in processes):
-            time.sleep(1)
-        console.print("[red]A process stopped; see var/logs/.[/]")
+        console.print(f"[red]{_supervise(processes, started_by)}[/]")
     except KeyboardInterrupt:
         pass
     finally:
-        runtime.stop(*processes)
+        runtime.stop(*reversed(processes))
 
 
 @app.command()

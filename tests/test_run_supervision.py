@@ -1,0 +1,56 @@
+"""`python -m bot run` started by make stops its services when make ends (make leaves them running by itself)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bot.settings import PROJECT_DIR
+
+# `run`'s supervision of one long-lived service, started by a parent that then stands in for make
+CHILD = """
+import os, subprocess
+from bot import runtime
+from bot.cli import _supervise
+service = subprocess.Popen(["sleep", "60"])
+print(service.pid, flush=True)
+try:
+    print(_supervise([service], started_by=os.getppid()), flush=True)
+finally:
+    runtime.stop(service)
+"""
+PARENT = f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {CHILD!r}]); time.sleep(60)"
+
+
+def _running(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split(") ")[-1][0] != "Z"  # a zombie has ended
+
+
+def test_the_services_stop_when_the_command_that_started_run_ends():
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], cwd=PROJECT_DIR, stdout=subprocess.PIPE, text=True)
+    try:
+        service = int(parent.stdout.readline())
+        time.sleep(1.5)
+        assert _running(service), "the service runs while its parent lives"
+        parent.kill()  # as make dies on SIGTERM: without passing it on to its recipe's command
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while _running(service) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _running(service)
+        assert "ended" in parent.stdout.readline()  # the child's reason, written to the pipe it still holds
+    finally:
+        parent.kill()
+        parent.stdout.close()
+
+
+def test_without_a_parent_to_watch_supervision_ends_only_when_a_service_stops():
+    from bot.cli import _supervise
+
+    service = subprocess.Popen(["sleep", "1"])
+    started = time.monotonic()
+    assert _supervise([service], started_by=None).startswith("A process stopped")
+    assert time.monotonic() - started >= 0.9
