@@ -182,7 +182,9 @@ function formatWait(seconds) {
   const minutes = Math.floor(seconds / 60);
   if (minutes < 1) return "<1 min";
   if (minutes < 60) return `${minutes} min`;
-  return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, "0")} min`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) return `${hours} h ${String(minutes % 60).padStart(2, "0")} min`;
+  return `${Math.floor(hours / 24)} d ${hours % 24} h`; // over a weekend: "2 d 14 h", not "62 h 10 min"
 }
 
 /** The queue's wait_s is measured on the server; use it to correct a wrong local clock. */
@@ -503,7 +505,12 @@ function queueRow(ticket) {
       { class: "ticket-side" },
       el(
         "span",
-        { class: `wait${waitClass(wait)}`, "data-queued-at": ticket.queued_at, title: "Waiting time" },
+        {
+          class: `wait${waitClass(wait)}`,
+          "data-queued-at": ticket.queued_at,
+          "data-testid": "wait",
+          title: "Waiting time",
+        },
         formatWait(wait),
       ),
       el(
