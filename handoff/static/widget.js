@@ -64,7 +64,10 @@
       send: "Send message",
       charsLeft: "{count} characters left",
       queueWaiting: "You're in the queue — someone from our team will be with you as soon as possible.",
-      queuePositionWait: "You're number {position} in the queue — estimated wait about {minutes} min",
+      queuePositionWait: "You're number {position} in the queue — estimated wait about {wait}",
+      waitMinutes: "{minutes} min",
+      waitHours: "{hours} h",
+      waitHoursMinutes: "{hours} h {minutes} min",
       queuePositionSoon: "You're number {position} in the queue — estimated wait less than a minute",
       queuePosition: "You're number {position} in the queue",
       noAgents: "Right now no one from our team is available. Your request stays in the queue.",
@@ -124,7 +127,10 @@
       send: "Nachricht senden",
       charsLeft: "Noch {count} Zeichen",
       queueWaiting: "Sie sind in der Warteschlange – jemand aus unserem Team meldet sich so bald wie möglich.",
-      queuePositionWait: "Sie sind Nummer {position} in der Warteschlange – geschätzte Wartezeit etwa {minutes} Min.",
+      queuePositionWait: "Sie sind Nummer {position} in der Warteschlange – geschätzte Wartezeit etwa {wait}",
+      waitMinutes: "{minutes} Min.",
+      waitHours: "{hours} Std.",
+      waitHoursMinutes: "{hours} Std. {minutes} Min.",
       queuePositionSoon: "Sie sind Nummer {position} in der Warteschlange – geschätzte Wartezeit unter einer Minute",
       queuePosition: "Sie sind Nummer {position} in der Warteschlange",
       noAgents: "Gerade ist leider niemand aus unserem Team erreichbar. Ihre Anfrage bleibt in der Warteschlange.",
@@ -1058,7 +1064,17 @@
     const { position, estimated_wait_s: waitS } = queue;
     if (waitS === null || waitS === undefined) return t("queuePosition", { position });
     if (waitS < 60) return t("queuePositionSoon", { position });
-    return t("queuePositionWait", { position, minutes: Math.round(waitS / 60) });
+    return t("queuePositionWait", { position, wait: waitText(waitS) });
+  }
+
+  /** "25 min"; from an hour on to the quarter hour ("1 h 30 min", not "94 min": an estimate, not a promise). */
+  function waitText(seconds) {
+    const minutes = Math.round(seconds / 60);
+    if (minutes < 60) return t("waitMinutes", { minutes });
+    const quarters = Math.round(minutes / 15);
+    const hours = Math.floor(quarters / 4);
+    const rest = (quarters % 4) * 15;
+    return rest ? t("waitHoursMinutes", { hours, minutes: rest }) : t("waitHours", { hours });
   }
 
   function renderQueue() {
