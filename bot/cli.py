@@ -206,8 +206,8 @@ def _stop_on_sigterm(*_: object) -> None:
 
 def _supervise(processes: list[subprocess.Popen], started_by: int | None) -> str:
     """Wait while every process runs and, when `started_by` is given, that parent process lives; returns why it
-    ended. `make run` gives its pid: make leaves its recipe's commands running when it is killed or sent SIGTERM,
-    and the services would then hold their ports until someone finds them."""
+    ended. `make run` gives make's pid: make passes SIGTERM and Ctrl-C on to `run`, but when make is killed its
+    recipe's command keeps running, and the services would hold their ports until someone finds them."""
     while True:
         if any(process.poll() is not None for process in processes):
             return "A process stopped; see var/logs/."

@@ -142,6 +142,11 @@ def ws_url(http_url: str) -> str:
     return "ws" + http_url.removeprefix("http")
 
 
+def show_log(console: Console, name: str, path: Path) -> None:
+    """The end of a service's log, on the console: shown when a phase fails."""
+    console.print(f"[red]--- {name} log ---[/]\n{tail(path)}", markup=True, highlight=False)
+
+
 def tail(path: Path, lines: int = 25) -> str:
     """The end of a service's log, shown when something fails (the work folder is removed afterwards)."""
     if not path.exists():
@@ -220,7 +225,7 @@ def sqlite_stack(work: Path, console: Console) -> Iterator[Stack]:
         yield Stack(settings, processes)
     except BaseException:
         for name, path in logs.items():
-            console.print(f"[red]--- {name} log ---[/]\n{tail(path)}", markup=True, highlight=False)
+            show_log(console, name, path)
         raise
     finally:
         runtime.stop(*processes.values())
@@ -529,7 +534,7 @@ async def hub_alone(work: Path, console: Console) -> dict:
         await asyncio.to_thread(runtime.wait_until_up, runtime.hub_ready_url(settings), 60, hub)
         return await overhead(Stack(settings, {"hub": hub}), console, PACED_RATE)
     except BaseException:
-        console.print(f"[red]--- hub log ---[/]\n{tail(work / 'hub.log')}", markup=True, highlight=False)
+        show_log(console, "hub", work / "hub.log")
         raise
     finally:
         runtime.stop(hub)
@@ -926,7 +931,7 @@ def claims(work: Path, console: Console) -> dict:
             pids = {"hub": hub.pid} | ({"postgres": pg} if (pg := postgres_pid()) else {})
             race = asyncio.run(claim_race(settings.hub_url, pids, names, console))
         except BaseException:
-            console.print(f"[red]--- hub (PostgreSQL) log ---[/]\n{tail(log)}", highlight=False)
+            show_log(console, "hub (PostgreSQL)", log)
             raise
         finally:
             runtime.stop(hub)
@@ -1020,17 +1025,22 @@ def _ratio_rows(what: str, o: dict) -> list[str]:
     """Hub / straight at p50 and p95, with the milliseconds the hub adds."""
     rows = []
     for share, label in (("p50", f"latency through the hub / straight to Rasa, {what}: p50"), ("p95", "the same, p95")):
-        ratio, added = o[f"{share}_ratio"], o["hub"][f"{share}_ms"] - o["direct"][f"{share}_ms"]
+        ratio = o[f"{share}_ratio"]
         rows.append(
-            f"| {label} | x{ratio:.2f} ({added:+.0f} ms) | <= x{OVERHEAD_TARGET:.2f} "
+            f"| {label} | x{ratio:.2f} ({_added_ms(o, share):+.0f} ms) | <= x{OVERHEAD_TARGET:.2f} "
             f"| {_verdict(ratio <= OVERHEAD_TARGET)} |"
         )
     return rows
 
 
+def _added_ms(o: dict, share: str) -> float:
+    """Milliseconds the hub adds at a percentile ("p50", "p95")."""
+    return o["hub"][f"{share}_ms"] - o["direct"][f"{share}_ms"]
+
+
 def _added(o: dict, share: str) -> str:
     """Milliseconds the hub adds at a percentile, with the ratio."""
-    return f"{o['hub'][f'{share}_ms'] - o['direct'][f'{share}_ms']:+.1f} ms (x{o[f'{share}_ratio']:.2f})"
+    return f"{_added_ms(o, share):+.1f} ms (x{o[f'{share}_ratio']:.2f})"
 
 
 def _summary(r: dict) -> list[str]:

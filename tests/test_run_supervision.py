@@ -1,4 +1,4 @@
-"""`python -m bot run` started by make stops its services when make ends (make leaves them running by itself)."""
+"""`python -m bot run` started by make stops its services when make ends (a killed make leaves them running)."""
 
 from __future__ import annotations
 

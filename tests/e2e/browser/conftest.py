@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from bot import runtime
-from bot.settings import PROJECT_DIR
+from bot.settings import PROJECT_DIR, Settings
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = PROJECT_DIR / "var" / "screenshots"
@@ -59,14 +60,25 @@ class LiveHub:
 INBOUND_TOKEN = "browser-inbound-token"  # the live hub reads customers' e-mail answers
 
 
+@contextlib.contextmanager
+def hub_process(settings: Settings, log: Path, **env: str) -> Iterator[None]:
+    """A hub process for `settings` while the block runs; the end of its log is printed afterwards."""
+    process = runtime.start_hub(settings, log, **env)
+    try:
+        runtime.wait_until_up(runtime.hub_ready_url(settings), 60, process)
+        yield
+    finally:
+        runtime.stop(process)
+        print(log.read_text()[-3000:])
+
+
 @pytest.fixture(scope="session")
 def live_hub(servers, tmp_path_factory) -> Iterator[LiveHub]:
     settings = servers.settings.model_copy(update={"hub_port": HUB_PORT})
     work = tmp_path_factory.mktemp("hub")
-    log = work / "hub.log"
-    process = runtime.start_hub(
+    with hub_process(
         settings,
-        log,
+        work / "hub.log",
         RATE_CONVERSATIONS_PER_MINUTE="1000",
         RASA_TIMEOUT_S="10",
         AGENT_GRACE_S="2",
@@ -74,13 +86,8 @@ def live_hub(servers, tmp_path_factory) -> Iterator[LiveHub]:
         EMAIL_DELAY_S="1",
         CUSTOMER_AWAY_AFTER_S="2",
         INBOUND_EMAIL_TOKEN=INBOUND_TOKEN,
-    )
-    try:
-        runtime.wait_until_up(runtime.hub_ready_url(settings), 60, process)
+    ):
         yield LiveHub(settings.hub_url, settings.database_url, work / "mail")
-    finally:
-        runtime.stop(process)
-        print(log.read_text()[-3000:])
 
 
 @pytest.fixture(scope="module")

@@ -19,12 +19,11 @@ from playwright.sync_api import expect
 
 import tests.e2e.browser.test_web as web
 from bot import review as review_inbox
-from bot import runtime
 from bot.db import make_engine, make_session_factory
 from bot.kb.importer import import_articles
 from bot.settings import PROJECT_DIR
 from tests.conftest import KB_DIR
-from tests.e2e.browser.conftest import LiveHub, assert_accessible, screenshot
+from tests.e2e.browser.conftest import LiveHub, assert_accessible, hub_process, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 LOOP_PORT = 18001
@@ -37,23 +36,20 @@ def loop_hub(servers, tmp_path_factory) -> Iterator[tuple[LiveHub, object]]:
     shutil.copytree(PROJECT_DIR / "tests" / "stories", work / "stories")
     shutil.copy(PROJECT_DIR / "domain.yml", work / "domain.yml")
     settings = servers.settings.model_copy(update={"hub_port": LOOP_PORT})
-    process = runtime.start_hub(
-        settings,
-        work / "hub.log",
-        KB_DIR=str(work / "data" / "kb"),
-        NLU_DIR=str(work / "data" / "nlu"),
-        TEST_STORIES_DIR=str(work / "stories"),
-        DOMAIN_FILE=str(work / "domain.yml"),
-        AUTO_RETRAIN="false",
-        RATE_CONVERSATIONS_PER_MINUTE="1000",
-        RASA_TIMEOUT_S="10",
-    )
     try:
-        runtime.wait_until_up(runtime.hub_ready_url(settings), 60, process)
-        yield LiveHub(settings.hub_url, settings.database_url), work
+        with hub_process(
+            settings,
+            work / "hub.log",
+            KB_DIR=str(work / "data" / "kb"),
+            NLU_DIR=str(work / "data" / "nlu"),
+            TEST_STORIES_DIR=str(work / "stories"),
+            DOMAIN_FILE=str(work / "domain.yml"),
+            AUTO_RETRAIN="false",
+            RATE_CONVERSATIONS_PER_MINUTE="1000",
+            RASA_TIMEOUT_S="10",
+        ):
+            yield LiveHub(settings.hub_url, settings.database_url), work
     finally:
-        runtime.stop(process)
-        print((work / "hub.log").read_text()[-3000:])
         engine = make_engine(settings.database_url)  # the other e2e tests get the real knowledge base back
         with make_session_factory(engine)() as session:
             import_articles(session, KB_DIR)

@@ -12,9 +12,8 @@ import pytest
 from playwright.sync_api import expect
 
 import tests.e2e.browser.test_web as web
-from bot import runtime
 from bot.db import migrate
-from tests.e2e.browser.conftest import LiveHub, screenshot
+from tests.e2e.browser.conftest import LiveHub, hub_process, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 BUSY_PORT = 18002
@@ -26,14 +25,8 @@ def busy_hub(servers, tmp_path) -> Iterator[LiveHub]:
     database_url = f"sqlite:///{tmp_path / 'busy.db'}"
     migrate(database_url)
     settings = servers.settings.model_copy(update={"hub_port": BUSY_PORT, "database_url": database_url})
-    process = runtime.start_hub(
-        settings, tmp_path / "hub.log", DEFAULT_HANDLE_TIME_S=str(HANDLE_TIME_S), RASA_TIMEOUT_S="10"
-    )
-    try:
-        runtime.wait_until_up(runtime.hub_ready_url(settings), 60, process)
+    with hub_process(settings, tmp_path / "hub.log", DEFAULT_HANDLE_TIME_S=str(HANDLE_TIME_S), RASA_TIMEOUT_S="10"):
         yield LiveHub(settings.hub_url, database_url)
-    finally:
-        runtime.stop(process)
 
 
 def test_a_long_wait_is_estimated_in_hours_and_minutes_in_both_languages(busy_hub, page_for):
