@@ -38,6 +38,7 @@ from handoff.hub import Hub
 from handoff.models import Agent, Draft, Message, Ticket
 
 EDITOR_ROLES = ("editor", "admin")
+STATUSES = ("pending", "approved", "rejected")  # a draft's; the editor's list filters by them
 PROBLEM_INTENT = "describe_problem"
 UNCLEAR = {FALLBACK_INTENT, "out_of_scope", None}
 DEFAULT_CHECK = {"en": "The problem no longer occurs.", "de": "Das Problem tritt nicht mehr auf."}

@@ -22,6 +22,8 @@ from handoff.hub import Hub
 from handoff.models import Agent
 from handoff.schemas import MAX_LABEL_BATCH
 
+STATUSES = ("open", "labelled", "dismissed")  # an inbox item's; the editor's inbox filters by them
+
 
 async def add_from_context(session: AsyncSession, conversation_id: str, language: str, context: dict) -> int:
     """Queue the low-confidence customer turns of a handed-off conversation for review; returns how many."""

@@ -116,10 +116,19 @@ async def no_nul(request: web.Request, handler):
 
 def parse_json(raw: str | bytes) -> object:
     """JSON from a request body or a WebSocket frame; Invalid if it is not JSON or any text in it holds U+0000."""
+    return refuse_nul(load_json(raw))
+
+
+def load_json(raw: str | bytes) -> object:
+    """JSON, any JSON; Invalid if it is not JSON."""
     try:
-        data = json.loads(raw)
+        return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise Invalid(f"The body is not valid JSON: {exc}", "invalid_json") from exc
+
+
+def refuse_nul(data: object) -> object:
+    """`data` as it is; Invalid if any text in it holds U+0000."""
     if _holds_nul(data):
         raise Invalid(NUL_MESSAGE, "invalid_characters")
     return data

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from bot.devices import CATEGORIES
 from bot.language import SUPPORTED
-from handoff import schemas
+from handoff import drafts, inbox, schemas
 from handoff.metrics import UNKNOWN
 
 MESSAGE = {
@@ -458,10 +458,10 @@ QUERY_PARAMETERS = {
         {"name": "category", "in": "query", "schema": {"enum": list(CATEGORIES)}},
     ],
     ("get", "/api/v1/editor/drafts"): [
-        {"name": "status", "in": "query", "schema": {"enum": ["pending", "approved", "rejected"], "default": "pending"}}
+        {"name": "status", "in": "query", "schema": {"enum": list(drafts.STATUSES), "default": "pending"}}
     ],
     ("get", "/api/v1/editor/inbox"): [
-        {"name": "status", "in": "query", "schema": {"enum": ["open", "labelled", "dismissed"], "default": "open"}},
+        {"name": "status", "in": "query", "schema": {"enum": list(inbox.STATUSES), "default": "open"}},
         LANGUAGE_QUERY,
     ],
     ("get", "/api/v1/conversations/{conversation_id}/ws"): [

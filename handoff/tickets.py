@@ -16,7 +16,7 @@ from handoff.errors import Conflict, Forbidden, Invalid, NotFound
 from handoff.hub import Hub
 from handoff.models import Agent, Conversation, Message, Note, Ticket, Transition
 from handoff.queue import PRIORITY_RANK, covers, snapshot
-from handoff.transcript import add_message, move, system_message
+from handoff.transcript import insert_messages, move, new_message, system_message
 
 log = logging.getLogger(__name__)
 ESCALATION_GROUPS = ("repair", "engineering", "warranty")
@@ -134,16 +134,20 @@ async def refresh_waiting(hub: Hub) -> None:
         )
 
 
-async def publish_messages(hub: Hub, conversation: Conversation, messages: list[Message], ticket_id=None) -> None:
-    """New messages to the customer's sockets and, while a person owns the chat, to that person."""
+async def publish_messages(hub: Hub, conversation: Conversation, messages: list[Message], ticket_id=None) -> list[dict]:
+    """New messages to the customer's sockets and, while a person owns the chat, to that person; returns them
+    as sent."""
+    sent = []
     for message in messages:
         data = serialize.message(message)
+        sent.append(data)
         await hub.events.to_conversation(conversation.id, {"type": "message", "message": data})
         if conversation.agent_id is not None and ticket_id is not None:
             await hub.events.to_agent(
                 conversation.agent_id,
                 {"type": "message", "ticket_id": ticket_id, "conversation_id": conversation.id, "message": data},
             )
+    return sent
 
 
 async def publish_state(hub: Hub, conversation: Conversation, agent: Agent | None = None) -> None:
@@ -345,15 +349,17 @@ async def _after_assignment(hub, agent, ticket, conversation, messages) -> None:
 
 
 # -- working a chat -----------------------------------------------------------------------------------------
+# built once: every agent message reads it (as _CONVERSATION_AND_OPEN_TICKET, every customer message)
+_TICKET_AND_CONVERSATION = (
+    select(Ticket, Conversation)
+    .join(Conversation, Conversation.id == Ticket.conversation_id)
+    .where(Ticket.id == bindparam("ticket_id"))
+)
+
+
 async def _owned(session: AsyncSession, agent: Agent, ticket_id: int) -> tuple[Ticket, Conversation]:
     """The agent's open chat: its ticket and conversation (one read)."""
-    row = (
-        await session.execute(
-            select(Ticket, Conversation)
-            .join(Conversation, Conversation.id == Ticket.conversation_id)
-            .where(Ticket.id == ticket_id)
-        )
-    ).first()
+    row = (await session.execute(_TICKET_AND_CONVERSATION, {"ticket_id": ticket_id})).first()
     if row is None:
         raise NotFound(f"There is no ticket {ticket_id}.")
     ticket, conversation = row
@@ -378,8 +384,7 @@ async def agent_message(
     try:
         async with hub.sessions() as session, session.begin():
             ticket, conversation = await _owned(session, agent, ticket_id)
-            message = add_message(
-                session,
+            written = new_message(
                 conversation.id,
                 "agent",
                 text,
@@ -387,6 +392,7 @@ async def agent_message(
                 agent_id=agent.id,
                 client_id=client_id,
             )
+            [message] = await insert_messages(session, [written])  # a retry's client_id fails here, not at commit
             if ticket.first_agent_reply_at is None:
                 ticket.first_agent_reply_at = hub.now()
             await outbox.queue_reply(session, hub, conversation, message)
@@ -396,8 +402,8 @@ async def agent_message(
         async with hub.sessions() as session:
             ticket = await session.get(Ticket, ticket_id)
             return serialize.message(await stored_message(session, ticket.conversation_id, client_id))
-    await publish_messages(hub, conversation, [message], ticket.id)
-    return serialize.message(message)
+    [sent] = await publish_messages(hub, conversation, [message], ticket.id)
+    return sent
 
 
 async def stored_message(session: AsyncSession, conversation_id: str, client_id: str) -> Message | None:

@@ -16,7 +16,6 @@ from handoff.schemas import Convert, DraftEdit, Label, Reject, parse
 from handoff.views.agent import current_agent, path_id
 
 routes = web.RouteTableDef()
-STATUSES = ("pending", "approved", "rejected")
 
 
 def _draft_id(request: web.Request) -> int:
@@ -27,8 +26,8 @@ def _draft_id(request: web.Request) -> int:
 async def list_drafts(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     status = request.query.get("status", "pending")
-    if status not in STATUSES:
-        raise Invalid(f"status: one of {', '.join(STATUSES)}.", "invalid_status")
+    if status not in drafts.STATUSES:
+        raise Invalid(f"status: one of {', '.join(drafts.STATUSES)}.", "invalid_status")
     return web.json_response({"drafts": await drafts.list_drafts(request.app[HUB], agent, status)})
 
 
@@ -71,8 +70,10 @@ async def list_inbox(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     status = request.query.get("status", "open")
     language = request.query.get("language") or None
-    if status not in ("open", "labelled", "dismissed") or language not in (None, *SUPPORTED):
-        raise Invalid("status: open, labelled or dismissed; language: de or en.", "invalid_filter")
+    if status not in inbox.STATUSES or language not in (None, *SUPPORTED):
+        raise Invalid(
+            f"status: one of {', '.join(inbox.STATUSES)}; language: one of {', '.join(SUPPORTED)}.", "invalid_filter"
+        )
     return web.json_response(await inbox.list_items(request.app[HUB], agent, status, language))
 
 

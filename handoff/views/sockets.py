@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 
 from aiohttp import WSMsgType, web
@@ -12,7 +11,7 @@ from handoff import agents, conversations, tickets
 from handoff.errors import HubError, Invalid, TooLarge
 from handoff.hub import Hub
 from handoff.keys import HUB
-from handoff.middleware import allowed_origin, parse_json
+from handoff.middleware import allowed_origin, load_json, refuse_nul
 from handoff.schemas import is_id
 from handoff.views.agent import COOKIE
 from handoff.views.customer import bearer
@@ -44,22 +43,20 @@ async def _frames(socket: web.WebSocketResponse):
     async for frame in socket:
         if frame.type != WSMsgType.TEXT:
             continue
+        data = None
         try:
-            data = parse_json(frame.data)
+            data = load_json(frame.data)
+            refuse_nul(data)
             if not isinstance(data, dict):
                 raise Invalid("Send JSON objects.", "invalid_json")
         except Invalid as exc:
-            await _reply_error(socket, exc, _client_id(frame.data))
+            await _reply_error(socket, exc, _client_id(data))
             continue
         yield data
 
 
-def _client_id(raw: str) -> str | None:
-    """The client_id of a refused frame, if it has one: the sender learns which of its messages failed."""
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return None
+def _client_id(data: object) -> str | None:
+    """The client_id of a refused frame, if it was JSON and had one: the sender learns which message failed."""
     client_id = data.get("client_id") if isinstance(data, dict) else None
     return client_id if isinstance(client_id, str) else None
 

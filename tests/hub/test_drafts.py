@@ -293,6 +293,18 @@ async def test_misunderstood_messages_are_labelled_in_bulk_into_the_nlu_files(cl
     assert (await editor_call(client, editor, "GET", "/inbox"))["open"] == 0
 
 
+async def test_the_inbox_and_draft_filters_name_what_they_take(client):
+    editor = await new_agent(client, "erik", role="editor", online=False)
+    refused = await editor_call(client, editor, "GET", "/inbox?language=fr", expect=400)
+    assert refused["error"] == {
+        "code": "invalid_filter",
+        "message": "status: one of open, labelled, dismissed; language: one of en, de.",
+    }
+    refused = await editor_call(client, editor, "GET", "/drafts?status=done", expect=400)
+    assert refused["error"]["message"] == "status: one of pending, approved, rejected."
+    assert (await editor_call(client, editor, "GET", "/inbox?status=dismissed&language=de"))["items"] == []
+
+
 async def test_editors_see_the_retrain_state(client):
     agent = await new_agent(client, "anna")
     editor = await new_agent(client, "erik", role="editor", online=False)
