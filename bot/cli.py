@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -204,6 +206,17 @@ def _stop_on_sigterm(*_: object) -> None:
     raise KeyboardInterrupt
 
 
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal the kernel sends this process when its parent ends
+
+
+def _stop_with_parent() -> None:
+    """On Linux, have the kernel send SIGTERM to this process when the one that started it ends, so a killed make
+    stops `run` during installation and start-up too (SIGTERM stops it like Ctrl-C). `_supervise` also checks the
+    parent, for other systems and for a parent that ended before this call."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _supervise(processes: list[subprocess.Popen], started_by: int | None) -> str:
     """Wait while every process runs and, when `started_by` is given, that parent process lives; returns why it
     ended. `make run` gives make's pid: make passes SIGTERM and Ctrl-C on to `run`, but when make is killed its
@@ -223,6 +236,8 @@ def run() -> None:
 
     signal.signal(signal.SIGTERM, _stop_on_sigterm)  # from the start: nothing started is left behind
     started_by = os.getppid() if "MAKELEVEL" in os.environ else None  # set by make for its recipes' commands
+    if started_by is not None:
+        _stop_with_parent()
     settings = get_settings()
     processes: list[subprocess.Popen] = []
     try:
