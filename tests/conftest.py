@@ -17,20 +17,27 @@ from bot.kb.service import KnowledgeBase
 from bot.settings import PROJECT_DIR
 
 KB_DIR = PROJECT_DIR / "data" / "kb"
-TESTS_DIR = Path(__file__).parent
-E2E_DIR = TESTS_DIR / "e2e"
+E2E_SCOPE = "tests/e2e/"  # node ids start with the path from the project directory
 POSTGRES_ADMIN = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The test command runs the tests in 2 processes (pytest-xdist, `--dist loadgroup`); this says which tests
-    stay together. The end-to-end and browser tests share one Rasa server, action server and hub on fixed ports:
-    they all run in one process, one after the other. Every other module runs whole in one process, so its module
-    fixtures are built once."""
-    for item in items:
-        path = Path(item.fspath)
-        group = "e2e" if E2E_DIR in path.parents else str(path.relative_to(TESTS_DIR))
-        item.add_marker(pytest.mark.xdist_group(group))
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """The test command runs the tests in 2 processes (pytest-xdist, `-n 2`); this says which tests stay together.
+    The end-to-end and browser tests share one Rasa server, action server and hub on fixed ports: they all run in
+    one process, one after the other, starting first (they take longest). Every other module runs whole in one
+    process, so its module fixtures are built once."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class E2ETogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return E2E_SCOPE if nodeid.startswith(E2E_SCOPE) else nodeid.split("::", 1)[0]
+
+        def _assign_work_unit(self, node) -> None:
+            if E2E_SCOPE in self.workqueue:
+                self.workqueue.move_to_end(E2E_SCOPE, last=False)
+            super()._assign_work_unit(node)
+
+    return E2ETogether(config, log)
 
 
 def _postgres_reason() -> str | None:
