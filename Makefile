@@ -27,7 +27,7 @@ validate: install ## check data/, domain.yml, config.yml, tests/stories (rasa da
 	$(BOT) validate
 
 test: validate lint browser ## install what is needed and run every test (unit, PostgreSQL, end-to-end, browser, Rasa test stories)
-	$(VENV)/bin/python -m pytest -n 2 --durations=25
+	$(VENV)/bin/python -m pytest --durations=25
 
 lint: venv ## ruff (lint and format check)
 	$(VENV)/bin/ruff check bot actions handoff tests

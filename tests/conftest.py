@@ -22,7 +22,7 @@ POSTGRES_ADMIN = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgre
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
-    """The test command runs the tests in 2 processes (pytest-xdist, `-n 2`); this says which tests stay together.
+    """`pytest -n 2` runs the tests in 2 processes (pytest-xdist); this says which tests stay together.
     The end-to-end and browser tests share one Rasa server, action server and hub on fixed ports: they all run in
     one process, one after the other, starting first (they take longest). Every other module runs whole in one
     process, so its module fixtures are built once."""
