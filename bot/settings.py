@@ -81,10 +81,19 @@ class Settings(BaseSettings):
     )
     max_message_chars: int = Field(default=2000, description="Longest customer or agent message (longer: 413).")
     rate_messages_per_10s: int = Field(default=20, description="Messages one conversation may send per 10 s.")
+    rate_address_messages_per_minute: int = Field(
+        default=300, description="Customer messages per client address and minute, over all its conversations."
+    )
     rate_conversations_per_minute: int = Field(default=10, description="New conversations per client address.")
     rate_logins_per_minute: int = Field(default=10, description="Sign-in attempts per client address.")
     session_hours: int = Field(default=12, description="How long an agent's sign-in lasts.")
     cookie_secure: bool = Field(default=False, description="Send the session cookie over HTTPS only (production).")
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or networks of reverse proxies in front of the hub (e.g. "
+        "'127.0.0.1,10.0.0.0/8'). Only from them are X-Forwarded-For/-Proto/-Host believed: the customer's address "
+        "(rate limits) and the public scheme and host (origin checks). Empty: those headers are ignored.",
+    )
 
     # -- e-mail replies to customers who left the chat (handoff/outbox.py, handoff/mail.py) ---------------
     smtp_url: str = Field(

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.devices import CATEGORIES
 from bot.language import SUPPORTED as LANGUAGES
 from handoff import serialize
-from handoff.errors import Conflict, Invalid, Unauthorized
+from handoff.errors import Conflict, Invalid, NotFound, Unauthorized
 from handoff.hub import Hub
 from handoff.models import Agent, AgentSession
 from handoff.queue import open_chats
@@ -94,6 +94,8 @@ async def sign_in(hub: Hub, username: str, password: str) -> tuple[Agent, str, s
         ok = False
     if not ok:
         raise Unauthorized("Wrong username or password.", "bad_credentials")
+    if not agent.active:
+        raise Unauthorized("This account is deactivated. Please ask an administrator.", "deactivated")
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
     async with hub.sessions() as session, session.begin():
         session.add(
@@ -118,12 +120,54 @@ async def session_agent(hub: Hub, token: str | None) -> tuple[Agent, AgentSessio
         if record is None or aware(record.expires_at) < hub.now():
             raise Unauthorized("Your session has expired. Please sign in again.", "session_expired")
         agent = await session.get(Agent, record.agent_id)
+    if not agent.active:
+        raise Unauthorized("This account is deactivated. Please ask an administrator.", "deactivated")
     return agent, record
 
 
-async def sign_out(hub: Hub, token: str) -> None:
+async def sign_out(hub: Hub, agent: Agent, token: str) -> None:
+    """The session ends, and with it the consoles it opened (other sessions of the agent stay)."""
+    token_hash = _token_hash(token)
     async with hub.sessions() as session, session.begin():
-        await session.execute(delete(AgentSession).where(AgentSession.token_hash == _token_hash(token)))
+        await session.execute(delete(AgentSession).where(AgentSession.token_hash == token_hash))
+    await hub.events.close_agent_sockets(agent.id, session=token_hash, reason="signed out")
+
+
+async def change_agent(hub: Hub, admin: Agent, agent_id: int, active: bool | None, password: str | None) -> Agent:
+    """An administrator locks an agent out (or lets them back in), or sets a new password. Either ends the agent's
+    sessions, and their open consoles at once."""
+    if active is False and agent_id == admin.id:
+        raise Conflict("You cannot deactivate yourself.", "self_deactivation")
+    new_hash = await hub.in_thread(hash_password, password) if password is not None else None
+    agent = await update_agent(hub.sessions, Agent.id == agent_id, active=active, password_hash=new_hash)
+    if active is False or new_hash is not None:
+        await hub.events.close_agent_sockets(agent.id, reason="signed out by an administrator")
+    return agent
+
+
+async def update_agent(sessions, which, *, active: bool | None = None, password_hash: str | None = None) -> Agent:
+    """Set `active` and/or the password hash of the agent `which` selects (also `python -m handoff agent ...`);
+    locking out or a new password ends the agent's sessions (a hub closes their open consoles within
+    SESSION_CHECK_S, handoff/views/sockets.py)."""
+    async with sessions() as session, session.begin():
+        agent = await session.scalar(select(Agent).where(which))
+        if agent is None:
+            raise NotFound("There is no such agent.", "agent_not_found")
+        if active is not None:
+            agent.active = active
+            if not active:
+                agent.presence = "offline"
+        if password_hash is not None:
+            agent.password_hash = password_hash
+        if active is False or password_hash is not None:
+            await session.execute(delete(AgentSession).where(AgentSession.agent_id == agent.id))
+    return agent
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise Invalid(f"password: at least {MIN_PASSWORD} characters.", "weak_password")
+    return _hasher.hash(password)
 
 
 async def set_presence(hub: Hub, agent: Agent, presence: str) -> Agent:

@@ -14,14 +14,14 @@ from bot.db import make_engine, make_session_factory
 from bot.gc_pauses import freeze_long_lived
 from bot.kb.service import KnowledgeBase
 from bot.settings import Settings
-from handoff import outbox, retraining
+from handoff import outbox, retraining, tickets
 from handoff.availability import parse_opening_hours
 from handoff.db import make_async_engine, make_sessions
 from handoff.events import Events
 from handoff.hub import Hub
 from handoff.keys import HUB, METRICS, SETTINGS
 from handoff.mail import make_transport
-from handoff.middleware import MAX_BODY, errors, no_nul, security_headers, widget_cors
+from handoff.middleware import MAX_BODY, errors, forwarded_by_proxy, no_nul, security_headers, widget_cors
 from handoff.models import Agent, Ticket
 from handoff.openapi import document
 from handoff.rasa import RasaClient
@@ -29,6 +29,7 @@ from handoff.telemetry import HubMetrics
 from handoff.views import agent, customer, dashboard, editor, inbound, monitoring, sockets
 
 STATIC = Path(__file__).resolve().parent / "static"
+WAIT_REFRESH_S = 30  # how often connected waiting customers get their place and estimate anew
 PAGES = {
     "/shop": "shop.html",
     "/console": "console.html",
@@ -53,7 +54,17 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings) -> web.Application:
     """The hub for `settings` (database, Rasa, limits); nothing is connected until the app starts."""
     app = web.Application(
-        middlewares=[monitoring.track_requests, errors, no_nul, widget_cors, security_headers], client_max_size=MAX_BODY
+        # CORS and security headers outside the error boundary, so that error answers carry them too (a widget on
+        # another site must be able to read a 401, 413 or 429 and its Retry-After)
+        middlewares=[
+            *([forwarded_by_proxy(settings.trusted_proxies)] if settings.trusted_proxies else []),
+            monitoring.track_requests,
+            widget_cors,
+            security_headers,
+            errors,
+            no_nul,
+        ],
+        client_max_size=MAX_BODY,
     )
     app[SETTINGS] = settings
     app[METRICS] = HubMetrics()
@@ -100,6 +111,7 @@ async def _resources(app: web.Application):
     await _resume_grace_periods(hub)
     stopping = asyncio.Event()
     mailer = asyncio.create_task(outbox.run(hub, make_transport(settings), stopping))
+    hub.background.add(asyncio.create_task(_refresh_waiting_customers(hub)))
     try:
         yield
     finally:
@@ -111,6 +123,17 @@ async def _resources(app: web.Application):
         await rasa.close()
         await engine.dispose()
         kb_engine.dispose()
+
+
+async def _refresh_waiting_customers(hub: Hub) -> None:
+    """Waiting customers' estimates shrink while the chats in progress go on, and opening hours begin and end
+    without any event: every WAIT_REFRESH_S the connected ones get their place and estimate anew."""
+    while True:
+        await asyncio.sleep(WAIT_REFRESH_S)
+        try:
+            await tickets.refresh_waiting(hub)
+        except Exception:  # a failed round (e.g. the database restarting) must not end the refreshing
+            log.exception("refreshing the waiting customers' estimates failed")
 
 
 async def _freeze_start_up_objects(_app: web.Application) -> None:

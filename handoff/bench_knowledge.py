@@ -230,6 +230,7 @@ def run(output: Path) -> dict:
         "TEST_STORIES_DIR": str(work / "stories"),
         "AUTO_RETRAIN": "false",
         "RATE_CONVERSATIONS_PER_MINUTE": "10000",
+        "RATE_ADDRESS_MESSAGES_PER_MINUTE": "100000",
     }
     logs = {name: work / f"{name}.log" for name in ("actions", "rasa", "hub")}
     processes = {}

@@ -60,6 +60,7 @@ UNLIMITED = "100000"
 HUB_ENV = {  # no rate limit in the way of the load; slow bot replies under load are measured, not cut
     "RATE_CONVERSATIONS_PER_MINUTE": UNLIMITED,
     "RATE_MESSAGES_PER_10S": UNLIMITED,
+    "RATE_ADDRESS_MESSAGES_PER_MINUTE": UNLIMITED,
     "RATE_LOGINS_PER_MINUTE": UNLIMITED,
     "RASA_TIMEOUT_S": "30",  # as patient as the straight client: a slow reply is measured, not cut
 }

@@ -80,6 +80,58 @@ def create(
         raise typer.Exit(1) from exc
 
 
+@agent_app.command("deactivate")
+def deactivate(username: str) -> None:
+    """Lock an agent out: they can no longer sign in, their sessions end (an open console within 30 s, and its
+    chats go back to the queue after the grace period)."""
+    _update_agent(username, active=False)
+
+
+@agent_app.command("activate")
+def activate(username: str) -> None:
+    """Let a deactivated agent sign in again."""
+    _update_agent(username, active=True)
+
+
+@agent_app.command("password")
+def password(
+    username: str,
+    new_password: Annotated[
+        str, typer.Option("--password", prompt=True, hide_input=True, confirmation_prompt=True, envvar="AGENT_PASSWORD")
+    ] = "",
+) -> None:
+    """Set a new password (asked for, or AGENT_PASSWORD); the agent's sessions end."""
+    from handoff.agents import hash_password
+
+    try:
+        password_hash = hash_password(new_password)
+    except HubError as exc:
+        typer.echo(f"Error: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+    _update_agent(username, password_hash=password_hash)
+
+
+def _update_agent(username: str, **change) -> None:
+    from handoff.agents import update_agent
+    from handoff.db import make_async_engine, make_sessions
+    from handoff.models import Agent
+
+    async def run() -> None:
+        engine = make_async_engine(get_settings().database_url)
+        try:
+            agent = await update_agent(make_sessions(engine), Agent.username == username.strip().lower(), **change)
+            state = "active" if agent.active else "deactivated"
+            typer.echo(f"{agent.username} ({agent.display_name}): {state}; sessions ended where asked.")
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(run())
+    except HubError as exc:
+        typer.echo(f"Error: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+
+
 @agent_app.command("bootstrap")
 def bootstrap() -> None:
     """Create the first admin ('admin') if there is no agent yet; the password goes to var/admin_password."""

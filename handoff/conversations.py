@@ -134,13 +134,23 @@ async def post(
         else:
             # while a person owns the conversation this relays the message to them, and the bot stays silent
             await tickets.publish_messages(hub, conversation, [stored], ticket_id)
-            replies = await _ask_bot(hub, conversation, payload or text, payload) if conversation.state == "bot" else []
+            replies = await _route(hub, conversation, ticket_id, text, payload)
     result = {"customer_message": serialize.message(stored), "messages": [serialize.message(m) for m in replies]}
     if not with_state:
         return result
     if conversation.state == "bot":  # the common case needs no further read
         return {**result, "state": "bot", "queue": None, "agent": None}
     return {**result, **_brief(await status(hub, conversation_id))}
+
+
+async def _route(hub: Hub, conversation: Conversation, ticket_id: int | None, text: str, payload: str | None):
+    """The replies to a stored customer message: the bot's while it owns the conversation; none while a person
+    does (the message went to them); a waiting customer's "back to the assistant" takes the ticket from the queue."""
+    if payload == tickets.BACK_TO_BOT:
+        return await tickets.withdraw(hub, conversation.id, ticket_id) if conversation.state == "queued" else []
+    if conversation.state == "bot":
+        return await _ask_bot(hub, conversation, payload or text, payload)
+    return []
 
 
 async def _store_customer_message(
@@ -186,7 +196,8 @@ def _clearly(text: str) -> bool:
 async def _button_title(session: AsyncSession, conversation_id: str, payload: str, language: str) -> str:
     """The title of the button with this payload among the recent messages; unknown payloads are refused.
 
-    "Talk to a person" is always allowed: the widget and the hub's own notices offer it at any time."""
+    "Talk to a person" is always allowed: the widget and the hub's own notices offer it at any time; so is "Back
+    to the assistant" (it acts only while the customer waits in the queue)."""
     recent = (
         await session.scalars(
             select(Message)
@@ -201,6 +212,8 @@ async def _button_title(session: AsyncSession, conversation_id: str, payload: st
                 return button.get("title") or payload
     if payload == REQUEST_HUMAN:
         return catalogue_text("button_person", language)
+    if payload == tickets.BACK_TO_BOT:
+        return catalogue_text("button_back_to_bot", language)
     raise Invalid("This button is not (or no longer) offered in this conversation.", "unknown_button")
 
 

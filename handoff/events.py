@@ -11,7 +11,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,7 @@ class Events:
     def __init__(self) -> None:
         self._conversations: dict[str, set[web.WebSocketResponse]] = defaultdict(set)
         self._agents: dict[int, set[web.WebSocketResponse]] = defaultdict(set)
+        self._agent_sessions: dict[web.WebSocketResponse, str] = {}  # socket -> hash of the session that opened it
 
     # -- subscriptions -------------------------------------------------------------------------------
     def join_conversation(self, conversation_id: str, socket: web.WebSocketResponse) -> None:
@@ -34,11 +35,13 @@ class Events:
             if not sockets:
                 del self._conversations[conversation_id]
 
-    def join_agent(self, agent_id: int, socket: web.WebSocketResponse) -> None:
+    def join_agent(self, agent_id: int, socket: web.WebSocketResponse, session: str) -> None:
         self._agents[agent_id].add(socket)
+        self._agent_sessions[socket] = session
 
     def leave_agent(self, agent_id: int, socket: web.WebSocketResponse) -> int:
         """Forget the socket; returns how many sockets the agent still has open."""
+        self._agent_sessions.pop(socket, None)
         sockets = self._agents.get(agent_id)
         if sockets is None:
             return 0
@@ -67,6 +70,17 @@ class Events:
 
     def all_sockets(self) -> list[web.WebSocketResponse]:
         return [s for group in (*self._conversations.values(), *self._agents.values()) for s in group]
+
+    async def close_agent_sockets(self, agent_id: int, session: str | None = None, reason: str = "") -> None:
+        """End the agent's open consoles (only those of `session`, a session token hash, if given): after
+        signing out or being locked out nobody may keep receiving or sending on an open socket."""
+        ending = [
+            s for s in self._agents.get(agent_id, ()) if session is None or self._agent_sessions.get(s) == session
+        ]
+        await asyncio.gather(
+            *(s.close(code=WSCloseCode.POLICY_VIOLATION, message=reason.encode()) for s in ending),
+            return_exceptions=True,
+        )
 
     # -- delivery --------------------------------------------------------------------------------------
     async def to_conversation(self, conversation_id: str, event: dict) -> None:

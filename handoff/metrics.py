@@ -57,7 +57,7 @@ from handoff.models import Conversation, Message, Ticket, Transition
 from handoff.serialize import aware
 
 UNKNOWN = "unknown"
-CLOSED = ("resolved", "escalated", "returned")
+CLOSED = ("resolved", "escalated", "returned", "withdrawn")
 MAX_DAYS = 366
 
 

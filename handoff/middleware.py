@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from ipaddress import ip_address, ip_network
 
 from aiohttp import web
 
@@ -66,6 +67,41 @@ async def security_headers(request: web.Request, handler):
         response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
         response.headers.setdefault("X-Frame-Options", "DENY")
     return response
+
+
+def forwarded_by_proxy(trusted_proxies: str):
+    """Behind a reverse proxy: the customer's address, the public scheme and host from X-Forwarded-For, -Proto and
+    -Host, believed only when the request comes from one of `trusted_proxies`. The customer's address is the
+    rightmost one in X-Forwarded-For that is not a trusted proxy (what a client writes there itself is further left).
+    aiohttp-remotes' XForwardedStrict refuses a request whose X-Forwarded-For holds more addresses than there are
+    proxies (a customer behind a proxy of their own), its XForwardedRelaxed believes anyone: hence this."""
+    networks = [ip_network(part.strip(), strict=False) for part in trusted_proxies.split(",") if part.strip()]
+
+    def trusted(address: str | None) -> bool:
+        try:
+            return address is not None and any(ip_address(address) in network for network in networks)
+        except ValueError:
+            return False
+
+    @web.middleware
+    async def from_proxy(request: web.Request, handler):
+        if not trusted(request.remote):
+            return await handler(request)
+        hops = [a.strip() for a in ",".join(request.headers.getall("X-Forwarded-For", [])).split(",") if a.strip()]
+        remote = request.remote
+        for address in reversed(hops):
+            remote = address
+            if not trusted(address):
+                break
+        overrides = {"remote": remote}
+        scheme = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+        if scheme in ("http", "https"):
+            overrides["scheme"] = scheme
+        if host := request.headers.get("X-Forwarded-Host", "").split(",")[0].strip():
+            overrides["host"] = host
+        return await handler(request.clone(**overrides))
+
+    return from_proxy
 
 
 def allowed_origin(request: web.Request, origin: str | None) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db import Base
@@ -71,7 +71,7 @@ class Ticket(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("hub_conversations.id"), index=True)
-    status: Mapped[str] = mapped_column(String(10), index=True)  # queued assigned resolved escalated returned
+    status: Mapped[str] = mapped_column(String(10), index=True)  # queued assigned resolved escalated returned withdrawn
     reason: Mapped[str] = mapped_column(String(30))
     priority: Mapped[str] = mapped_column(String(10))
     priority_rank: Mapped[int] = mapped_column(Integer)  # 3 urgent .. 0 low: the queue sorts on it
@@ -117,6 +117,7 @@ class Agent(Base):
     languages: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: every language
     capacity: Mapped[int] = mapped_column(Integer, default=3)
     presence: Mapped[str] = mapped_column(String(10), default="offline")  # online, away, offline
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())  # False: locked out
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -270,6 +270,15 @@ OPERATIONS = [
     ),
     ("get", "/api/v1/agent/agents", "All agents with presence and load", None, 200, {"type": "object"}, AGENT),
     ("post", "/api/v1/agent/agents", "Create an agent (admins)", schemas.NewAgent, 201, {"type": "object"}, AGENT),
+    (
+        "patch",
+        "/api/v1/agent/agents/{agent_id}",
+        "Lock an agent out or let them back in, or set a new password (admins); ends their sessions",
+        schemas.AgentChange,
+        200,
+        {"type": "object"},
+        AGENT,
+    ),
     ("get", "/api/v1/agent/ws", "Agent WebSocket (session cookie or ?token=)", None, 101, {"type": "object"}, None),
 ]
 ERRORS = {
@@ -471,7 +480,12 @@ QUERY_PARAMETERS = {
         {"name": "token", "in": "query", "schema": {"type": "string"}, "description": "or the session cookie"}
     ],
 }
-PATH_PARAMETERS = {"conversation_id": {"type": "string"}, "ticket_id": ROW_ID, "draft_id": ROW_ID}
+PATH_PARAMETERS = {
+    "conversation_id": {"type": "string"},
+    "ticket_id": ROW_ID,
+    "draft_id": ROW_ID,
+    "agent_id": ROW_ID,
+}
 LIMITED_TEXTS = {"CustomerMessage": "text", "AgentMessage": "text", "Rating": "comment"}  # MAX_MESSAGE_CHARS
 OPERATIONS.extend(
     [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -11,6 +12,8 @@ import jsonschema
 
 from bot.handoff_packet import SCHEMA_FILE
 from handoff.errors import BotUnavailable
+
+REST_AFTER_TIMEOUT_S = 5.0  # after Rasa timed out, messages are answered "not available" at once for this long
 
 
 @dataclass
@@ -31,6 +34,7 @@ class RasaClient:
         self._token = token
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
+        self._resting_until = 0.0  # after a timeout Rasa is left alone briefly: customers are told at once
 
     async def close(self) -> None:
         await self._http.close()
@@ -38,6 +42,8 @@ class RasaClient:
     async def send(self, conversation_id: str, text: str, language: str) -> list[BotMessage]:
         """The bot's reply to `text`; raises BotUnavailable when Rasa or the action server fails or is slow."""
         body = {"sender": conversation_id, "message": text, "metadata": {"language": language}}
+        if time.monotonic() < self._resting_until:
+            raise BotUnavailable("Rasa did not answer in time a moment ago; not asked again yet")
         try:
             async with self._http.post(
                 f"{self._base}/webhooks/rest/webhook", json=body, timeout=self._timeout
@@ -46,7 +52,11 @@ class RasaClient:
                     raise BotUnavailable(f"Rasa answered {response.status}")
                 items = await response.json()
         except (TimeoutError, aiohttp.ClientError, json.JSONDecodeError) as exc:
+            if isinstance(exc, TimeoutError):  # a hanging bot would make every message wait the whole timeout
+                self._resting_until = time.monotonic() + REST_AFTER_TIMEOUT_S
             raise BotUnavailable(str(exc) or type(exc).__name__) from exc
+        if not items:  # the bot always answers; Rasa answers 200 with nothing when a custom action failed
+            raise BotUnavailable("Rasa answered with no message (a custom action failed: is the action server down?)")
         return parse_reply(items)
 
     async def tracker(self, conversation_id: str) -> dict:

@@ -161,6 +161,11 @@ class NewAgent(Body):
     capacity: int = Field(default=3, ge=1, le=20)
 
 
+class AgentChange(Body):
+    active: bool | None = Field(default=None, description="false locks the agent out at once (sessions, sockets)")
+    password: str | None = Field(default=None, max_length=MAX_PASSWORD, **documented(minLength=MIN_PASSWORD))
+
+
 def parse(model: type[Body], data: object) -> Body:
     """Validate `data`; Invalid names the first field that is wrong and why."""
     from pydantic import ValidationError

@@ -40,6 +40,7 @@ def agent(a: Agent, open_chats: int | None = None) -> dict:
         "languages": a.languages or [],
         "capacity": a.capacity,
         "presence": a.presence,
+        "active": a.active is not False,
     }
     if open_chats is not None:
         data["open_chats"] = open_chats

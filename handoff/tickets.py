@@ -20,6 +20,7 @@ from handoff.transcript import insert_messages, move, new_message, system_messag
 
 log = logging.getLogger(__name__)
 ESCALATION_GROUPS = ("repair", "engineering", "warranty")
+BACK_TO_BOT = "/back_to_bot"  # the button that lets a waiting customer leave the queue for the assistant
 SUMMARY_ONLY = (defer(Ticket.packet), defer(Ticket.bot_context))  # lists need neither
 
 
@@ -55,8 +56,14 @@ def new_ticket(
 
 
 async def waiting_notice(session: AsyncSession, hub: Hub, conversation: Conversation, ticket: Ticket) -> Message:
-    """Tell the customer honestly what happens now: queued, nobody online, or outside opening hours."""
-    return system_message(session, conversation, await waiting_situation(session, hub, ticket))
+    """Tell the customer honestly what happens now: queued, nobody online, or outside opening hours; they may go
+    back to the assistant instead of waiting."""
+    situation = await waiting_situation(session, hub, ticket)
+    return system_message(session, conversation, situation, buttons=[back_to_bot_button(conversation.language)])
+
+
+def back_to_bot_button(language: str) -> dict:
+    return {"title": catalogue_text("button_back_to_bot", language), "payload": BACK_TO_BOT}
 
 
 async def waiting_situation(session: AsyncSession, hub: Hub, ticket: Ticket) -> str:
@@ -72,7 +79,7 @@ async def waiting_situation(session: AsyncSession, hub: Hub, ticket: Ticket) -> 
 
 
 async def queue_snapshot(session: AsyncSession, hub: Hub):
-    return await snapshot(session, hub.is_open(), hub.settings.default_handle_time_s)
+    return await snapshot(session, hub.is_open(), hub.settings.default_handle_time_s, hub.now())
 
 
 OPEN = ("queued", "assigned")  # a ticket still with second level
@@ -132,6 +139,17 @@ async def refresh_waiting(hub: Hub) -> None:
         await hub.events.to_conversation(
             ticket.conversation_id, {"type": "state", "state": "queued", "queue": snap.info(ticket), "agent": None}
         )
+
+
+async def announce_presence(hub: Hub, agent_id: int) -> None:
+    """An agent's presence changed: every console shows it, and waiting customers get their estimate anew."""
+    async with hub.sessions() as session:
+        agent = await session.get(Agent, agent_id)
+        chats = await open_chat_count(session, agent_id) if agent is not None else 0
+    if agent is not None:
+        event = {"type": "presence", "agent": serialize.agent(agent, chats)}
+        await hub.events.to_agents(hub.events.connected_agents(), event)
+    await refresh_waiting(hub)
 
 
 async def publish_messages(hub: Hub, conversation: Conversation, messages: list[Message], ticket_id=None) -> list[dict]:
@@ -221,9 +239,7 @@ async def _emails(session: AsyncSession, conversation_ids: list[str]) -> dict[st
 async def ticket_detail(hub: Hub, agent: Agent, ticket_id: int) -> dict:
     """Everything about a ticket: transcript, the bot's context, notes, and the history of owners."""
     async with hub.sessions() as session:
-        ticket = await _get_ticket(session, ticket_id)
-        if not (covers(agent, ticket) or agent.role == "admin" or ticket.agent_id == agent.id):
-            raise Forbidden("This ticket is outside your skills.")
+        ticket = await _visible_ticket(session, agent, ticket_id)
         conversation = await session.get(Conversation, ticket.conversation_id)
         assigned = await session.get(Agent, ticket.agent_id) if ticket.agent_id else None
         messages = (
@@ -310,6 +326,22 @@ async def _get_ticket(session: AsyncSession, ticket_id: int) -> Ticket:
     return ticket
 
 
+async def _visible_ticket(session: AsyncSession, agent: Agent, ticket_id: int) -> Ticket:
+    """A ticket the agent may read and annotate: one they cover (device and language), have, or any for admins."""
+    ticket = await _get_ticket(session, ticket_id)
+    if not (covers(agent, ticket) or agent.role == "admin" or ticket.agent_id == agent.id):
+        raise Forbidden("This ticket is outside your skills.")
+    return ticket
+
+
+async def _check_capacity(session: AsyncSession, agent: Agent, refusal: str) -> None:
+    """Refuses (409 capacity_reached) when `agent` already has as many open chats as they may. Their row is locked
+    first (PostgreSQL), so two claims or transfers at once cannot both pass the count."""
+    await session.execute(select(Agent.id).where(Agent.id == agent.id).with_for_update())
+    if await open_chat_count(session, agent.id) >= agent.capacity:
+        raise Conflict(refusal.format(name=agent.display_name, capacity=agent.capacity), "capacity_reached")
+
+
 # -- claiming ------------------------------------------------------------------------------------------------
 async def claim(hub: Hub, agent: Agent, ticket_id: int) -> dict:
     """Take a queued ticket. Atomic: of several agents claiming at once exactly one wins, the others get 409."""
@@ -317,10 +349,7 @@ async def claim(hub: Hub, agent: Agent, ticket_id: int) -> dict:
         ticket = await _get_ticket(session, ticket_id)
         if not (covers(agent, ticket) or agent.role == "admin"):
             raise Forbidden("This ticket is outside your skills.")
-        if await open_chat_count(session, agent.id) >= agent.capacity:
-            raise Conflict(
-                f"You already have {agent.capacity} open chats (your limit). Close one first.", "capacity_reached"
-            )
+        await _check_capacity(session, agent, "You already have {capacity} open chats (your limit). Close one first.")
         now = hub.now()
         result = await session.execute(
             update(Ticket)
@@ -434,7 +463,7 @@ async def add_note(hub: Hub, agent: Agent, ticket_id: int, text: str) -> dict:
     if not text:
         raise Invalid("The note is empty.", "empty_note")
     async with hub.sessions() as session, session.begin():
-        await _get_ticket(session, ticket_id)
+        await _visible_ticket(session, agent, ticket_id)
         note = Note(ticket_id=ticket_id, agent_id=agent.id, text=text)
         session.add(note)
     return serialize.note(note, agent)
@@ -486,11 +515,38 @@ async def return_to_bot(hub: Hub, agent: Agent, ticket_id: int, note: str | None
         move(session, conversation, "bot", f"agent:{agent.username}", "returned to the bot")
         conversation.agent_id = None
         messages = [system_message(session, conversation, "returned_to_bot")]
-    try:
-        await hub.rasa.set_slots(conversation.id, {"handed_off": False})
-    except Exception as exc:  # the bot still answers; only the informational slot stays stale
-        log.warning("could not reset handed_off for %s: %s", conversation.id, exc)
+    await _bot_listens_again(hub, conversation.id)
     return await _after_close(hub, agent, ticket, conversation, messages)
+
+
+async def _bot_listens_again(hub: Hub, conversation_id: str) -> None:
+    try:
+        await hub.rasa.set_slots(conversation_id, {"handed_off": False})
+    except Exception as exc:  # the bot still answers; only the informational slot stays stale
+        log.warning("could not reset handed_off for %s: %s", conversation_id, exc)
+
+
+async def withdraw(hub: Hub, conversation_id: str, ticket_id: int) -> list[Message]:
+    """The waiting customer goes back to the assistant: the ticket leaves the queue. Atomic against a claim: if an
+    agent took the ticket that moment, nothing changes (the customer's message went to them) and [] is returned."""
+    async with hub.sessions() as session, session.begin():
+        taken = await session.execute(
+            update(Ticket)
+            .where(Ticket.id == ticket_id, Ticket.status == "queued")
+            .values(status="withdrawn", closed_at=hub.now())
+            .execution_options(synchronize_session=False)
+        )
+        if taken.rowcount != 1:
+            return []
+        conversation = await session.get(Conversation, conversation_id, with_for_update=True)
+        move(session, conversation, "bot", "customer", "left the queue for the assistant")
+        messages = [system_message(session, conversation, "back_to_bot")]
+    await hub.events.to_agents(hub.events.connected_agents(), {"type": "ticket_taken", "ticket_id": ticket_id})
+    await publish_messages(hub, conversation, messages)
+    await publish_state(hub, conversation)
+    await refresh_waiting(hub)
+    await _bot_listens_again(hub, conversation_id)
+    return messages
 
 
 async def _after_close(hub, agent, ticket, conversation, messages) -> dict:
@@ -523,6 +579,7 @@ async def transfer(hub: Hub, agent: Agent, ticket_id: int, to_agent_id: int | No
             raise Conflict(f"{target.display_name} is not online.", "agent_not_online")
         if not (covers(target, ticket) or target.role == "admin"):
             raise Conflict(f"{target.display_name} does not cover this ticket's device or language.", "not_covered")
+        await _check_capacity(session, target, "{name} has reached their limit of open chats ({capacity}).")
         ticket.agent_id = target.id
         conversation.agent_id = target.id
         move(session, conversation, "agent", f"agent:{agent.username}", f"transferred to {target.username}")
@@ -539,11 +596,13 @@ def _requeue(session, ticket: Ticket, conversation: Conversation, agent: Agent, 
     ticket.status, ticket.agent_id, ticket.claimed_at = "queued", None, None
     conversation.agent_id = None
     move(session, conversation, "queued", actor, "agent disconnected" if kind == "agent_left" else "back to the queue")
-    return [system_message(session, conversation, kind, name=agent.display_name)]
+    button = back_to_bot_button(conversation.language)
+    return [system_message(session, conversation, kind, buttons=[button], name=agent.display_name)]
 
 
-async def requeue_all(hub: Hub, agent_id: int) -> int:
-    """The agent is gone (disconnected past the grace period): their chats go back to the queue."""
+async def requeue_all(hub: Hub, agent_id: int, kind: str = "agent_left") -> int:
+    """The agent is gone (disconnected past the grace period, or locked out: `kind` "requeued"): their chats go
+    back to the queue, and the agent is offline."""
     async with hub.sessions() as session, session.begin():
         agent = await session.get(Agent, agent_id)
         if agent is None:
@@ -555,7 +614,7 @@ async def requeue_all(hub: Hub, agent_id: int) -> int:
         moved = []
         for ticket in tickets:
             conversation = await session.get(Conversation, ticket.conversation_id)
-            moved.append((ticket, conversation, _requeue(session, ticket, conversation, agent, "agent_left", "system")))
+            moved.append((ticket, conversation, _requeue(session, ticket, conversation, agent, kind, "system")))
     for ticket, conversation, messages in moved:
         await publish_messages(hub, conversation, messages)
         await publish_state(hub, conversation)

@@ -47,6 +47,7 @@ const STATUSES = {
   resolved: "Resolved",
   escalated: "Escalated",
   returned: "Returned to the bot",
+  withdrawn: "Customer went back to the bot",
   transferred: "Transferred to another agent", // only in chat_closed events
 };
 
@@ -1766,6 +1767,15 @@ function escalateDialog() {
         testid: "escalate-note",
         hint: "What has been checked, and what do you need from them?",
       }),
+      ...(state.detail?.customer?.email
+        ? []
+        : [
+            el(
+              "p",
+              { class: "dialog-hint", "data-testid": "escalate-no-email" },
+              "The customer has left no e-mail address yet: the chat asks them for one, so the group can reach them.",
+            ),
+          ]),
     ],
     confirmLabel: "Escalate",
     onConfirm: async () => {
@@ -1911,7 +1921,40 @@ function agentRow(agent) {
     cell((agent.languages ?? []).map(languageBadge)),
     el("td", { class: "num" }, `${agent.open_chats ?? 0} / ${agent.capacity}`),
     cell(el("span", { class: "presence-cell" }, presenceDot(agent.presence), agent.presence)),
+    cell(accountControl(agent)),
   );
+}
+
+/** Lock an agent out (sessions and open consoles end, chats back to the queue) or let them back in. */
+function accountControl(agent) {
+  if (agent.id === state.agent?.id) return el("span", { class: "agent-username" }, "you");
+  const active = agent.active !== false;
+  const button = el(
+    "button",
+    { type: "button", class: "btn btn--small", "data-testid": active ? "deactivate" : "activate" },
+    active ? "Deactivate" : "Activate",
+  );
+  button.addEventListener("click", () =>
+    openDialog({
+      title: active ? `Deactivate ${personName(agent)}?` : `Activate ${personName(agent)}?`,
+      body: [
+        el(
+          "p",
+          {},
+          active
+            ? "They are signed out at once and cannot sign in again; their open chats go back to the queue."
+            : "They can sign in again with their password.",
+        ),
+      ],
+      confirmLabel: active ? "Deactivate" : "Activate",
+      onConfirm: async () => {
+        await api("PATCH", `/agents/${agent.id}`, { active: !active });
+        await loadAgentsView();
+        toast(`${personName(agent)} ${active ? "deactivated" : "activated"}.`, { kind: "success" });
+      },
+    }),
+  );
+  return button;
 }
 
 /** [field id, message] of the first invalid field, or null. */

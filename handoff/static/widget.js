@@ -194,6 +194,7 @@
     rated: false,
     ratedHere: false, // rated in this page view: show the thanks
     ratingRequested: false,
+    escalated: false, // handed to third level, who answer by e-mail: the e-mail form stays offered
     email: null,
     emailSaved: false,
     lastId: 0,
@@ -477,7 +478,7 @@
     pending.clear();
     Object.assign(state, {
       ready: false, status: null, queue: null, agent: null, lastAgentName: "", rated: false, ratedHere: false,
-      ratingRequested: false, email: null, emailSaved: false, lastId: 0, waitingReplies: 0, remoteTyping: false,
+      ratingRequested: false, escalated: false, email: null, emailSaved: false, lastId: 0, waitingReplies: 0, remoteTyping: false,
     });
     setLanguage(configuredLanguage);
     resetForms();
@@ -547,6 +548,7 @@
     if (kind === "rating_request") state.ratingRequested = true;
     if (kind === "rating_saved") state.rated = true;
     if (kind === "email_saved") state.emailSaved = true;
+    if (kind === "escalated") state.escalated = true;
     if (msg.sender === "agent" && msg.meta && msg.meta.agent) state.lastAgentName = msg.meta.agent.display_name || "";
     if (msg.sender === "bot" || msg.sender === "agent") state.remoteTyping = false;
     if (live && !state.open && msg.sender !== "customer") state.unread += 1;
@@ -1026,6 +1028,7 @@
   // ------------------------------------------------------------------ rendering
 
   function render() {
+    const atBottom = isNearBottom(); // a banner or form that appears must not hide the newest messages
     renderLauncher();
     renderHeader();
     renderQueue();
@@ -1034,6 +1037,7 @@
     renderTyping();
     renderComposerControls();
     refreshChoices();
+    if (atBottom) scrollToBottom();
   }
 
   function renderLauncher() {
@@ -1079,8 +1083,15 @@
 
   function renderQueue() {
     const queued = state.status === "queued";
-    ui.queue.hidden = !queued;
-    if (!queued) return;
+    const escalated = state.status === "closed" && state.escalated; // third level answers by e-mail
+    ui.queue.hidden = !queued && !escalated;
+    if (ui.queue.hidden) return;
+    ui.queueText.hidden = !queued;
+    if (escalated) {
+      ui.queueNotice.hidden = true;
+      renderEmailForm(true);
+      return;
+    }
     const queue = state.queue;
     const closedHours = Boolean(queue) && queue.open === false;
     const unavailable = closedHours || (Boolean(queue) && queue.agents_online === 0);
@@ -1088,7 +1099,11 @@
     ui.queue.classList.toggle("queue--unavailable", unavailable);
     ui.queueNotice.hidden = !unavailable;
     setText(ui.queueNotice, unavailable ? t(closedHours ? "closedHours" : "noAgents") : "");
-    ui.emailForm.hidden = !unavailable || state.emailSaved;
+    renderEmailForm(unavailable);
+  }
+
+  function renderEmailForm(offered) {
+    ui.emailForm.hidden = !offered || state.emailSaved;
     ui.emailDone.hidden = !state.emailSaved;
     setText(ui.emailDone, state.email ? t("emailSaved", { email: state.email }) : t("emailSavedGeneric"));
   }

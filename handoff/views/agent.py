@@ -15,6 +15,7 @@ from handoff.middleware import json_body
 from handoff.models import Agent, AgentSession
 from handoff.schemas import (
     MAX_ID,
+    AgentChange,
     AgentMessage,
     Escalate,
     NewAgent,
@@ -86,8 +87,8 @@ async def sign_in(request: web.Request) -> web.Response:
 
 @routes.delete("/api/v1/agent/session")
 async def sign_out(request: web.Request) -> web.Response:
-    await current_agent(request)
-    await agents.sign_out(request.app[HUB], bearer(request) or request.cookies.get(COOKIE))
+    agent = await current_agent(request)
+    await agents.sign_out(request.app[HUB], agent, bearer(request) or request.cookies.get(COOKIE))
     response = web.Response(status=204)
     response.del_cookie(COOKIE, path="/")
     return response
@@ -106,10 +107,8 @@ async def presence(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     body = parse(Presence, await json_body(request))
     agent = await agents.set_presence(hub, agent, body.presence)
-    described = await agents.describe(hub, agent)
-    await hub.events.to_agents(hub.events.connected_agents(), {"type": "presence", "agent": described})
-    await tickets.refresh_waiting(hub)
-    return web.json_response({"agent": described})
+    await tickets.announce_presence(hub, agent.id)
+    return web.json_response({"agent": await agents.describe(hub, agent)})
 
 
 @routes.get("/api/v1/agent/queue")
@@ -254,3 +253,18 @@ async def create_agent(request: web.Request) -> web.Response:
     body = parse(NewAgent, await json_body(request))
     agent = await agents.create_agent(hub.sessions, **body.model_dump())
     return web.json_response({"agent": await agents.describe(hub, agent)}, status=201)
+
+
+@routes.patch("/api/v1/agent/agents/{agent_id}")
+async def change_agent(request: web.Request) -> web.Response:
+    """Lock an agent out or let them back in (`active`), or set a new password (admins)."""
+    hub = request.app[HUB]
+    admin = await current_agent(request)
+    if admin.role != "admin":
+        raise Forbidden("Only administrators can change agents.", "admin_only")
+    body = parse(AgentChange, await json_body(request))
+    agent = await agents.change_agent(hub, admin, path_id(request, "agent"), body.active, body.password)
+    if body.active is False:  # their chats go back to the queue now, not after the grace period
+        await tickets.requeue_all(hub, agent.id, kind="requeued")
+        await tickets.announce_presence(hub, agent.id)
+    return web.json_response({"agent": await agents.describe(hub, agent)})

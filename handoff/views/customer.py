@@ -22,6 +22,15 @@ def bearer(request: web.Request) -> str | None:
     return header[7:].strip() if header.lower().startswith("bearer ") else None
 
 
+async def limit_messages(hub, conversation_id: str, address: str) -> None:
+    """A customer's messages are limited per conversation, and per client address over all its conversations (one
+    address opening many conversations must not flood the bot)."""
+    await hub.limit(f"{hub.settings.rate_messages_per_10s}/10 seconds", f"msg:{conversation_id}", "messages")
+    await hub.limit(
+        f"{hub.settings.rate_address_messages_per_minute}/minute", f"msg-from:{address}", "messages from your address"
+    )
+
+
 async def _conversation(request: web.Request, token: str | None = None) -> str:
     """The id of the conversation the request's token opens."""
     return await conversations.authenticate(
@@ -59,7 +68,7 @@ async def get_conversation(request: web.Request) -> web.Response:
 async def post_message(request: web.Request) -> web.Response:
     hub = request.app[HUB]
     conversation = await _conversation(request)
-    await hub.limit(f"{hub.settings.rate_messages_per_10s}/10 seconds", f"msg:{conversation}", "messages")
+    await limit_messages(hub, conversation, client_address(request))
     body = parse(CustomerMessage, await json_body(request))
     result = await conversations.post(hub, conversation, text=body.text, payload=body.payload, client_id=body.client_id)
     return web.json_response(result)

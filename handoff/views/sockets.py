@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from handoff import agents, conversations, tickets
-from handoff.errors import HubError, Invalid, TooLarge
+from handoff.errors import HubError, Invalid, TooLarge, Unauthorized
 from handoff.hub import Hub
 from handoff.keys import HUB
 from handoff.middleware import allowed_origin, load_json, refuse_nul
 from handoff.schemas import is_id
 from handoff.views.agent import COOKIE
-from handoff.views.customer import bearer
+from handoff.views.customer import bearer, client_address, limit_messages
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 MAX_FRAME = 16 * 1024
+SESSION_CHECK_S = 30  # how often an open console's session is checked again
+TYPING_REPEAT_S = 2.0  # a customer's unchanged typing state is passed on at most this often
 
 
 def _check_origin(request: web.Request, agent_side: bool) -> None:
@@ -85,17 +88,18 @@ async def customer_socket(request: web.Request) -> web.WebSocketResponse:
     hub.events.join_conversation(conversation_id, socket)
     if arriving:
         await _customer_presence(hub, conversation_id, present=True)
+    address = client_address(request)
+    typing = TypingRelay()
     try:
         async for data in _frames(socket):
             kind = data.get("type")
             if kind == "typing":
-                await _customer_typing(hub, conversation_id, bool(data.get("typing")))
+                if typing.due(bool(data.get("typing")), time.monotonic()):
+                    await _customer_typing(hub, conversation_id, bool(data.get("typing")))
             elif kind == "message":
                 client_id = data.get("client_id")
                 try:
-                    await hub.limit(
-                        f"{hub.settings.rate_messages_per_10s}/10 seconds", f"msg:{conversation_id}", "messages"
-                    )
+                    await limit_messages(hub, conversation_id, address)
                     result = await conversations.post(
                         hub, conversation_id, text=data.get("text"), client_id=client_id, with_state=False
                     )
@@ -108,6 +112,21 @@ async def customer_socket(request: web.Request) -> web.WebSocketResponse:
         if not hub.events.is_watched(conversation_id):
             _later_check_presence(hub, conversation_id)
     return socket
+
+
+class TypingRelay:
+    """Which of a socket's typing frames reach the agent: every change, and a repeat of "typing" at most every
+    TYPING_REPEAT_S (a client that sends one per keystroke costs a database read and an event each)."""
+
+    def __init__(self) -> None:
+        self._state: bool | None = None
+        self._at = float("-inf")
+
+    def due(self, typing: bool, now: float) -> bool:
+        if typing == self._state and now - self._at < TYPING_REPEAT_S:
+            return False
+        self._state, self._at = typing, now
+        return True
 
 
 async def _customer_presence(hub: Hub, conversation_id: str, present: bool) -> None:
@@ -144,17 +163,17 @@ async def _to_chat_agent(hub: Hub, conversation_id: str, kind: str, **fields) ->
 async def agent_socket(request: web.Request) -> web.WebSocketResponse:
     hub = request.app[HUB]
     _check_origin(request, agent_side=True)
-    agent, _ = await agents.session_agent(hub, request.query.get("token") or request.cookies.get(COOKIE))
+    token = request.query.get("token") or request.cookies.get(COOKIE)
+    agent, record = await agents.session_agent(hub, token)
     socket = await _open(request)
-    hub.events.join_agent(agent.id, socket)
+    hub.events.join_agent(agent.id, socket, record.token_hash)
+    watch = asyncio.create_task(_close_when_the_session_ends(hub, socket, token))
     pending = hub.grace_tasks.pop(agent.id, None)
     if pending is not None:
         pending.cancel()
     if agent.presence == "offline":  # connecting the console means being at work
         agent = await agents.set_presence(hub, agent, "online")
-        described = await agents.describe(hub, agent)
-        await hub.events.to_agents(hub.events.connected_agents(), {"type": "presence", "agent": described})
-        await tickets.refresh_waiting(hub)
+        await tickets.announce_presence(hub, agent.id)
     pending: set[asyncio.Task] = set()
     try:
         async for data in _frames(socket):
@@ -163,9 +182,23 @@ async def agent_socket(request: web.Request) -> web.WebSocketResponse:
             pending.add(task)
             task.add_done_callback(pending.discard)
     finally:
+        watch.cancel()
         if hub.events.leave_agent(agent.id, socket) == 0:
             schedule_requeue(hub, agent.id)
     return socket
+
+
+async def _close_when_the_session_ends(hub: Hub, socket: web.WebSocketResponse, token: str) -> None:
+    """A console stays open only as long as its session: expired, signed out elsewhere, or the agent locked out
+    (also from the command line, another process) ends it within SESSION_CHECK_S."""
+    while not socket.closed:
+        await asyncio.sleep(SESSION_CHECK_S)
+        try:
+            await agents.session_agent(hub, token)
+        except Unauthorized as exc:
+            await socket.close(code=WSCloseCode.POLICY_VIOLATION, message=exc.message.encode()[:120])
+        except Exception:  # the database briefly away: check again next time
+            log.warning("could not check an agent socket's session", exc_info=True)
 
 
 async def _agent_frame(hub: Hub, agent, socket: web.WebSocketResponse, data: dict) -> None:
@@ -203,6 +236,7 @@ def schedule_requeue(hub: Hub, agent_id: int, delay: float | None = None) -> Non
             await asyncio.sleep(hub.settings.agent_grace_s if delay is None else delay)
             if agent_id not in hub.events.connected_agents():
                 await tickets.requeue_all(hub, agent_id)
+                await tickets.announce_presence(hub, agent_id)
         finally:
             if hub.grace_tasks.get(agent_id) is asyncio.current_task():
                 del hub.grace_tasks[agent_id]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,16 @@ class Servers:
         )
         response.raise_for_status()
         return response.json()
+
+    @contextmanager
+    def actions_down(self) -> Iterator[None]:
+        """The action server stopped for the block, then started again on the same database."""
+        runtime.stop(self.actions)
+        try:
+            yield
+        finally:
+            self.actions = runtime.start_action_server(self.settings, self.log_dir / "actions-restarted.log")
+            runtime.wait_until_up(runtime.action_ready_url(self.settings), 60, self.actions)
 
     def restart_rasa(self) -> float:
         """Stop and start the Rasa server (same tracker store); returns the seconds until it serves again."""

@@ -94,3 +94,21 @@ async def test_a_retried_message_reaches_the_bot_once(client, servers):
     assert again["customer_message"]["id"] == first["customer_message"]["id"]
     user_turns = [event["text"] for event in servers.tracker(customer.id)["events"] if event["event"] == "user"]
     assert user_turns == [text]
+
+
+async def test_with_the_action_server_down_the_customer_is_told_and_can_reach_a_person(client, servers):
+    """Rasa answers 200 with no message when a custom action fails: the customer must not be met with silence."""
+    customer = await new_customer(client, "en")
+    text = "My notebook does not turn on anymore, the power light stays dark"
+    with servers.actions_down():
+        reply = await (await customer.say(text)).json()
+        person = await (await customer.say(payload="/request_human")).json()
+    assert reply["customer_message"]["text"] == text  # stored all the same
+    notice = reply["messages"][-1]
+    assert notice["sender"] == "system" and notice["meta"]["kind"] == "bot_unavailable", reply["messages"]
+    assert "/request_human" in [button["payload"] for button in notice["buttons"]]
+    assert person["state"] == "queued"
+
+    later = await new_customer(client, "en")  # the action server is back: the bot answers again
+    answer = await (await later.say(text)).json()
+    assert answer["messages"] and answer["messages"][-1]["sender"] == "bot"

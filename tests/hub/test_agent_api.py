@@ -31,6 +31,7 @@ async def test_a_wrong_password_and_an_unknown_user_get_the_same_answer(client):
         ("GET", "/agents"),
         ("POST", "/agents"),
         ("PUT", "/presence"),
+        ("PATCH", "/agents/1"),
     ],
 )
 async def test_every_agent_endpoint_requires_sign_in(client, method, path):
@@ -55,6 +56,45 @@ async def test_signing_out_ends_the_session(client):
     anna = await new_agent(client, "anna")
     await anna.call("DELETE", "/session", expect=204)
     await anna.call("GET", "/me", expect=401)
+
+
+async def test_signing_out_closes_the_consoles_of_that_session_only(client):
+    anna = await new_agent(client, "anna")
+    other = await client.post("/api/v1/agent/session", json={"username": "anna", "password": PASSWORD})
+    other_token = (await other.json())["token"]
+    this_console = await client.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+    other_console = await client.ws_connect(f"/api/v1/agent/ws?token={other_token}")
+    await anna.call("DELETE", "/session", expect=204)
+    closing = await this_console.receive(timeout=5)
+    assert (closing.type.name, closing.data, closing.extra) == ("CLOSE", 1008, "signed out")
+    await other_console.send_json({"type": "ping"})
+    assert (await other_console.receive_json(timeout=5))["type"] == "pong"
+
+
+async def test_an_admin_locks_an_agent_out_at_once_and_their_chats_go_back_to_the_queue(client):
+    admin = await new_agent(client, "root", role="admin")
+    anna = await new_agent(client, "anna")
+    customer, ticket_id = await queued_ticket(client)
+    await anna.call("POST", f"/tickets/{ticket_id}/claim")
+    console = await client.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+    refused = await anna.json("PATCH", f"/agents/{anna.id}", {"active": False}, expect=403)
+    assert refused["error"]["code"] == "admin_only"
+
+    changed = await admin.json("PATCH", f"/agents/{anna.id}", {"active": False})
+    assert changed["agent"]["active"] is False and changed["agent"]["presence"] == "offline"
+    closing = await console.receive(timeout=5)
+    assert (closing.type.name, closing.data) == ("CLOSE", 1008)
+    await anna.call("GET", "/me", expect=401)
+    again = await client.post("/api/v1/agent/session", json={"username": "anna", "password": PASSWORD})
+    assert again.status == 401 and (await again.json())["error"]["code"] == "deactivated"
+    assert (await customer.messages())["state"] == "queued"
+    assert [t["id"] for t in (await admin.json("GET", "/queue"))["tickets"]] == [ticket_id]
+    mine = await admin.json("PATCH", f"/agents/{admin.id}", {"active": False}, expect=409)
+    assert mine["error"]["code"] == "self_deactivation"
+
+    await admin.json("PATCH", f"/agents/{anna.id}", {"active": True, "password": "a brand new passphrase"})
+    back = await client.post("/api/v1/agent/session", json={"username": "anna", "password": "a brand new passphrase"})
+    assert back.status == 200
 
 
 async def test_the_queue_shows_only_tickets_the_agent_covers(client):
@@ -189,6 +229,17 @@ async def test_transfer_to_another_online_agent(client):
     assert (await customer.messages())["agent"] == {"display_name": "Ben"}
 
 
+async def test_a_transfer_respects_the_receiving_agents_capacity(client):
+    _, mine = await queued_ticket(client)
+    _, bens = await queued_ticket(client)
+    anna, ben = await new_agent(client, "anna"), await new_agent(client, "ben", capacity=1)
+    await anna.call("POST", f"/tickets/{mine}/claim")
+    await ben.call("POST", f"/tickets/{bens}/claim")
+    refused = await anna.json("POST", f"/tickets/{mine}/transfer", {"agent_id": ben.id}, expect=409)
+    assert refused["error"] == {"code": "capacity_reached", "message": "Ben has reached their limit of open chats (1)."}
+    assert [t["id"] for t in (await anna.json("GET", "/chats"))["tickets"]] == [mine]
+
+
 async def test_return_to_bot_gives_the_conversation_back(client):
     customer, ticket_id = await queued_ticket(client)
     anna = await new_agent(client, "anna")
@@ -206,6 +257,15 @@ async def test_internal_notes_are_never_shown_to_the_customer(client):
     anna = await new_agent(client, "anna")
     await anna.json("POST", f"/tickets/{ticket_id}/notes", {"text": "Customer sounds annoyed"}, expect=201)
     assert all("annoyed" not in m["text"] for m in (await customer.messages())["messages"])
+
+
+async def test_notes_are_written_only_by_agents_who_may_read_the_ticket(client):
+    _, ticket_id = await queued_ticket(client, category="camera")
+    phones = await new_agent(client, "pia", categories=["phone"])
+    refused = await phones.json("POST", f"/tickets/{ticket_id}/notes", {"text": "Not my device"}, expect=403)
+    assert refused["error"]["code"] == "forbidden"
+    cameras = await new_agent(client, "carl", categories=["camera"])
+    await cameras.json("POST", f"/tickets/{ticket_id}/notes", {"text": "Lens error again"}, expect=201)
 
 
 async def test_only_admins_create_agents_and_bad_details_are_explained(client):

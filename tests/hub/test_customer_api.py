@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from handoff.app import create_app
-from tests.hub.conftest import new_customer
+from tests.hub.conftest import new_agent, new_customer
 
 
 async def test_a_conversation_starts_with_the_bot_in_the_chosen_language(client):
@@ -93,6 +94,30 @@ async def test_when_the_bot_is_down_the_message_is_kept_and_a_person_offered_wit
     assert [m["sender"] for m in stored] == ["customer", "system"]
 
 
+async def test_when_the_bot_hangs_only_the_first_message_waits_for_the_timeout(hub_settings, aiohttp_client):
+    """A Rasa that accepts connections and never answers: after one timeout the next messages are told at once."""
+    hanging: list[asyncio.StreamWriter] = []
+
+    async def never_answer(_reader, writer):
+        hanging.append(writer)
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    hub_settings.rasa_port = server.sockets[0].getsockname()[1]
+    hub_settings.rasa_timeout_s = 0.5
+    client = await aiohttp_client(create_app(hub_settings))
+    customer = await new_customer(client)
+    waits = []
+    for text in ("My camera shows a lens error", "Hello?", "Anyone there?"):
+        started = time.perf_counter()
+        reply = await (await customer.say(text)).json()
+        waits.append(time.perf_counter() - started)
+        assert reply["messages"][-1]["meta"]["kind"] == "bot_unavailable"
+    assert waits[0] >= 0.5 and max(waits[1:]) < 0.5, waits
+    server.close()
+    for writer in hanging:
+        writer.close()
+
+
 async def test_asking_for_a_person_while_the_bot_is_down_queues_a_ticket_honestly(client):
     customer = await new_customer(client, "de")
     await customer.say("Meine Kamera zeigt einen Objektivfehler")
@@ -110,6 +135,45 @@ async def test_while_queued_the_customer_can_keep_writing_and_the_bot_stays_sile
     await customer.say(payload="/request_human")
     data = await (await customer.say("It is a Nikon Z6")).json()
     assert data["messages"] == [] and data["state"] == "queued"
+
+
+async def test_a_waiting_customer_can_go_back_to_the_assistant_and_the_ticket_leaves_the_queue(client):
+    customer = await new_customer(client, "de")
+    queued = await (await customer.say(payload="/request_human")).json()
+    ticket_id = queued["messages"][-1]["meta"]["handoff"]["ticket_id"]
+    offered = queued["messages"][-1]["buttons"]
+    assert {"title": "Zurück zum Assistenten", "payload": "/back_to_bot"} in offered
+    anna = await new_agent(client, "anna")
+    socket = await client.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+
+    data = await (await customer.say(payload="/back_to_bot")).json()
+    assert data["state"] == "bot" and data["queue"] is None
+    assert data["customer_message"]["text"] == "Zurück zum Assistenten"
+    assert [m["meta"]["kind"] for m in data["messages"]] == ["back_to_bot"]
+    assert "Warteschlange verlassen" in data["messages"][0]["text"]
+    while (event := await socket.receive_json(timeout=5))["type"] != "ticket_taken":
+        pass
+    assert event["ticket_id"] == ticket_id
+    assert (await anna.json("GET", "/queue"))["tickets"] == []
+    refused = await anna.json("POST", f"/tickets/{ticket_id}/claim", expect=409)
+    assert refused["error"]["code"] == "already_claimed"
+    history = await anna.json("GET", f"/tickets/{ticket_id}")
+    assert history["ticket"]["status"] == "withdrawn"
+    again = await (await customer.say("Hallo, ist da jemand?")).json()  # the bot is asked again (here: it is down)
+    assert again["messages"][-1]["meta"]["kind"] == "bot_unavailable"
+
+
+async def test_going_back_to_the_assistant_and_a_claim_at_the_same_moment_end_with_one_owner(client):
+    for _ in range(5):
+        customer = await new_customer(client)
+        queued = await (await customer.say(payload="/request_human")).json()
+        ticket_id = queued["messages"][-1]["meta"]["handoff"]["ticket_id"]
+        anna = await new_agent(client, f"anna{customer.id[:8]}")
+        leave, claim = await asyncio.gather(
+            customer.say(payload="/back_to_bot"), anna.call("POST", f"/tickets/{ticket_id}/claim", expect=None)
+        )
+        state = (await leave.json())["state"]
+        assert (state, claim.status) in (("bot", 409), ("agent", 200)), (state, claim.status)
 
 
 async def test_a_retried_message_with_the_same_client_id_is_stored_once(client):
@@ -136,6 +200,45 @@ async def test_too_many_messages_get_429_with_retry_after(hub_settings, aiohttp_
     assert statuses == [200, 200, 200, 429]
     response = await customer.say("again")
     assert int(response.headers["Retry-After"]) >= 1
+
+
+async def test_messages_are_limited_per_address_over_all_its_conversations(hub_settings, aiohttp_client):
+    hub_settings.rate_address_messages_per_minute = 4
+    client = await aiohttp_client(create_app(hub_settings))
+    first, second = await new_customer(client), await new_customer(client)
+    statuses = [(await customer.say("hello")).status for customer in (first, second, first, second, first)]
+    assert statuses == [200, 200, 200, 200, 429]
+    refused = await (await second.say("hello")).json()
+    assert refused["error"]["code"] == "rate_limited" and "from your address" in refused["error"]["message"]
+
+
+async def test_behind_a_trusted_proxy_the_customers_address_and_the_public_origin_count(hub_settings, aiohttp_client):
+    """X-Forwarded-* are believed from TRUSTED_PROXIES only; the customer's address is the rightmost untrusted one."""
+    hub_settings.rate_conversations_per_minute = 1
+    hub_settings.trusted_proxies = "127.0.0.1, 10.0.0.0/8"
+    client = await aiohttp_client(create_app(hub_settings))
+
+    async def start(forwarded_for: str) -> int:
+        headers = {"X-Forwarded-For": forwarded_for}
+        return (await client.post("/api/v1/conversations", json={}, headers=headers)).status
+
+    assert await start("203.0.113.7") == 201
+    assert await start("198.51.100.9, 10.1.2.3") == 201  # through a second proxy of ours
+    assert await start("1.2.3.4, 203.0.113.7") == 429  # what the client wrote itself does not count
+    public = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "support.example", "Origin": "https://support.example"}
+    agent = await new_agent(client, "anna")
+    socket = await client.ws_connect(f"/api/v1/agent/ws?token={agent.token}", headers=public)
+    await socket.close()
+
+
+async def test_without_trusted_proxies_forwarded_headers_are_ignored(hub_settings, aiohttp_client):
+    hub_settings.rate_conversations_per_minute = 1
+    client = await aiohttp_client(create_app(hub_settings))
+    statuses = [
+        (await client.post("/api/v1/conversations", json={}, headers={"X-Forwarded-For": address})).status
+        for address in ("203.0.113.7", "198.51.100.9")
+    ]
+    assert statuses == [201, 429]
 
 
 async def test_new_conversations_are_limited_per_address(hub_settings, aiohttp_client):

@@ -187,6 +187,7 @@ def live_hub(request, tmp_path_factory) -> Iterator[LiveHub]:
             INBOUND_EMAIL_TOKEN=INBOUND_TOKEN,
             RATE_CONVERSATIONS_PER_MINUTE="100000",
             RATE_MESSAGES_PER_10S="100000",
+            RATE_ADDRESS_MESSAGES_PER_MINUTE="100000",
             RATE_LOGINS_PER_MINUTE="100000",
         )
         try:

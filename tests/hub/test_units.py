@@ -15,6 +15,7 @@ from handoff.models import Agent, Ticket
 from handoff.openapi import document
 from handoff.queue import Snapshot
 from handoff.rasa import bot_context, packet_errors, parse_reply
+from handoff.views.sockets import TypingRelay
 from tests.hub.conftest import closed_port
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -57,8 +58,16 @@ def test_the_place_in_line_counts_only_tickets_ahead_for_the_same_agents():
 
 def test_the_wait_estimate_uses_free_slots_then_handling_time_per_capacity():
     queued = [_ticket(i, 1, 10 - i) for i in range(1, 6)]
-    snap = Snapshot(queued, [_agent(1, capacity=2)], {1: 1}, 300, True)  # one free slot
+    snap = Snapshot(queued, [_agent(1, capacity=2)], {1: [0.0]}, 300, True)  # one free slot, a chat just begun
     assert [snap.info(t)["estimated_wait_s"] for t in queued] == [30, 300, 300, 600, 600]
+
+
+def test_the_wait_estimate_shrinks_as_the_chats_in_progress_go_on():
+    queued = [_ticket(i, 1, 10 - i) for i in range(1, 4)]
+    agents = [_agent(1, capacity=1), _agent(2, capacity=1)]
+    for ran, expected in [((0, 0), [300, 300, 600]), ((120, 200), [100, 180, 400]), ((400, 500), [30, 30, 330])]:
+        snap = Snapshot(queued, agents, {1: [float(ran[0])], 2: [float(ran[1])]}, 300, True)
+        assert [snap.info(t)["estimated_wait_s"] for t in queued] == expected, ran
 
 
 def test_no_estimate_outside_opening_hours():
@@ -144,3 +153,12 @@ def test_the_documented_patterns_mean_white_space_as_the_hub_strips_it():
     assert "\ufeff".strip() and re.search(schemas.NOT_BLANK, "\ufeff")
     assert schemas.EMAIL.fullmatch("kim@example.org") and not schemas.EMAIL.fullmatch("k\x1eim@example.org")
     assert not schemas.USERNAME.fullmatch("anna\n")  # ECMA-262's $ allows no newline at the end either
+
+
+def test_a_customers_typing_reaches_the_agent_on_every_change_and_repeats_at_most_every_two_seconds():
+    relay = TypingRelay()
+    seen = [
+        relay.due(typing, at)
+        for typing, at in [(True, 0.0), (True, 0.5), (True, 1.9), (True, 2.1), (False, 2.2), (False, 2.3), (True, 2.4)]
+    ]
+    assert seen == [True, False, False, True, True, False, True]

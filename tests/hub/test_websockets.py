@@ -142,3 +142,27 @@ async def test_the_widget_api_answers_cors_only_for_allowed_origins(client):
     )
     assert allowed.status == 204
     assert allowed.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+
+
+async def test_the_widget_api_errors_carry_cors_headers_so_an_embedding_site_can_read_them(client):
+    """A widget on another site must read a refusal (401, 429 with Retry-After), not see a network error."""
+    client.app[SETTINGS].widget_origins = "https://shop.example"
+    client.app[SETTINGS].rate_messages_per_10s = 1
+    shop = {"Origin": "https://shop.example"}
+    customer = await new_customer(client)
+    unauthorized = await client.get(
+        f"/api/v1/conversations/{customer.id}/messages", headers={**shop, "Authorization": "Bearer wrong"}
+    )
+    assert unauthorized.status == 401
+    assert unauthorized.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+    assert unauthorized.headers["X-Content-Type-Options"] == "nosniff"
+    statuses = []
+    for text in ("one", "two"):
+        response = await client.post(
+            f"/api/v1/conversations/{customer.id}/messages", json={"text": text}, headers={**shop, **customer.auth}
+        )
+        statuses.append(response.status)
+    assert statuses[-1] == 429, statuses
+    assert response.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+    assert "Retry-After" in response.headers["Access-Control-Expose-Headers"]
+    assert int(response.headers["Retry-After"]) >= 1

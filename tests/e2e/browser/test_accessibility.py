@@ -88,11 +88,11 @@ def test_an_agent_signs_in_claims_and_answers_with_the_keyboard_alone(live_hub, 
 
     customer = open_shop(page_for(), live_hub)
     hand_over(customer, "My camera lens is stuck and will not retract")
-    item = console.get_by_test_id("queue-item").filter(has_text="lens is stuck")
+    item = console.get_by_test_id("queue-item").filter(has_text="will not retract")
     expect(item).to_be_visible(timeout=10_000)
     tab_to(console, item.get_by_test_id("claim"))
     console.keyboard.press("Enter")
-    expect(console.get_by_test_id("chat-item").filter(has_text="lens is stuck")).to_be_visible(timeout=10_000)
+    expect(console.get_by_test_id("chat-item").filter(has_text="will not retract")).to_be_visible(timeout=10_000)
 
     tab_to(console, console.get_by_test_id("composer"))
     console.keyboard.type("Hello, this is Kim. Which camera model is it?")

@@ -164,6 +164,39 @@ def test_return_to_bot_lets_the_bot_continue(live_hub, page_for):
     expect(messages(customer, "bot").last).to_contain_text("Step", timeout=20_000)
 
 
+def test_a_waiting_customer_goes_back_to_the_assistant_and_leaves_the_agents_queue(live_hub, page_for):
+    console = sign_in(page_for(), live_hub, live_hub.create_agent("Gina Roth"))
+    customer = open_shop(page_for(), live_hub)
+    hand_over(customer, "My camera battery is empty after a few photos")
+    expect(console.get_by_test_id("queue-item").filter(has_text="after a few photos")).to_be_visible(timeout=10_000)
+    screenshot(customer, "widget-queued")
+    customer.get_by_role("button", name="Back to the assistant").last.click()
+    expect(customer.get_by_test_id("queue")).to_be_hidden(timeout=10_000)
+    expect(messages(customer, "system").last).to_contain_text("left the queue", timeout=10_000)
+    expect(console.get_by_test_id("queue-item").filter(has_text="after a few photos")).to_have_count(0, timeout=10_000)
+    customer_says(customer, "My phone battery drains really fast since the update")
+    expect(messages(customer, "bot").last).to_contain_text("Step", timeout=20_000)
+
+
+def test_an_escalated_customer_without_an_address_is_offered_the_email_form(live_hub, page_for):
+    console = sign_in(page_for(), live_hub, live_hub.create_agent("Hugo Brandt"))
+    customer = open_shop(page_for(), live_hub)
+    hand_over(customer, "My notebook screen flickers when it gets warm")
+    claim_from_queue(console, "flickers when it gets warm")
+    console.get_by_test_id("escalate").click()
+    expect(console.get_by_test_id("escalate-no-email")).to_be_visible()
+    console.get_by_test_id("escalate-note").fill("Flicker above 40 degrees; likely the display cable.")
+    console.get_by_test_id("dialog-confirm").click()
+    expect(messages(customer, "system").last).to_contain_text("e-mail", timeout=10_000)
+    form = customer.get_by_test_id("email-form")
+    expect(form).to_be_visible()
+    screenshot(customer, "widget-escalated")
+    form.get_by_role("textbox").fill("kim@example.com")
+    form.get_by_role("button").click()
+    expect(customer.get_by_test_id("queue")).to_contain_text("kim@example.com", timeout=10_000)
+    expect(form).to_be_hidden()
+
+
 def test_hostile_customer_text_is_shown_as_text_in_the_console(live_hub, page_for):
     console = sign_in(page_for(), live_hub, live_hub.create_agent("Finn Lee"))
     customer = open_shop(page_for(), live_hub)
