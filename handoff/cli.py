@@ -54,22 +54,31 @@ def create(
 ) -> None:
     """Create an agent (or admin). The password is asked for (or taken from AGENT_PASSWORD)."""
     from handoff.agents import create_agent
+
+    async def run(sessions) -> None:
+        agent = await create_agent(
+            sessions,
+            username=username,
+            display_name=display_name,
+            password=password,
+            role=role,
+            categories=category,
+            languages=language,
+            capacity=capacity,
+        )
+        typer.echo(f"Created {agent.role} {agent.username} ({agent.display_name}).")
+
+    _on_the_database(run)
+
+
+def _on_the_database(work) -> None:
+    """Run `await work(sessions)` on the configured database; a HubError ends the command with its message."""
     from handoff.db import make_async_engine, make_sessions
 
     async def run() -> None:
         engine = make_async_engine(get_settings().database_url)
         try:
-            agent = await create_agent(
-                make_sessions(engine),
-                username=username,
-                display_name=display_name,
-                password=password,
-                role=role,
-                categories=category,
-                languages=language,
-                capacity=capacity,
-            )
-            typer.echo(f"Created {agent.role} {agent.username} ({agent.display_name}).")
+            await work(make_sessions(engine))
         finally:
             await engine.dispose()
 
@@ -113,23 +122,14 @@ def password(
 
 def _update_agent(username: str, **change) -> None:
     from handoff.agents import update_agent
-    from handoff.db import make_async_engine, make_sessions
     from handoff.models import Agent
 
-    async def run() -> None:
-        engine = make_async_engine(get_settings().database_url)
-        try:
-            agent = await update_agent(make_sessions(engine), Agent.username == username.strip().lower(), **change)
-            state = "active" if agent.active else "deactivated"
-            typer.echo(f"{agent.username} ({agent.display_name}): {state}; sessions ended where asked.")
-        finally:
-            await engine.dispose()
+    async def run(sessions) -> None:
+        agent = await update_agent(sessions, Agent.username == username.strip().lower(), **change)
+        state = "active" if agent.active else "deactivated"
+        typer.echo(f"{agent.username} ({agent.display_name}): {state}; sessions ended where asked.")
 
-    try:
-        asyncio.run(run())
-    except HubError as exc:
-        typer.echo(f"Error: {exc.message}", err=True)
-        raise typer.Exit(1) from exc
+    _on_the_database(run)
 
 
 @agent_app.command("bootstrap")

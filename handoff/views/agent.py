@@ -244,12 +244,17 @@ async def list_agents(request: web.Request) -> web.Response:
     return web.json_response({"agents": await agents.list_agents(request.app[HUB])})
 
 
+async def current_admin(request: web.Request, action: str) -> Agent:
+    admin = await current_agent(request)
+    if admin.role != "admin":
+        raise Forbidden(f"Only administrators can {action}.", "admin_only")
+    return admin
+
+
 @routes.post("/api/v1/agent/agents")
 async def create_agent(request: web.Request) -> web.Response:
     hub = request.app[HUB]
-    admin = await current_agent(request)
-    if admin.role != "admin":
-        raise Forbidden("Only administrators can create agents.", "admin_only")
+    await current_admin(request, "create agents")
     body = parse(NewAgent, await json_body(request))
     agent = await agents.create_agent(hub.sessions, **body.model_dump())
     return web.json_response({"agent": await agents.describe(hub, agent)}, status=201)
@@ -259,9 +264,7 @@ async def create_agent(request: web.Request) -> web.Response:
 async def change_agent(request: web.Request) -> web.Response:
     """Lock an agent out or let them back in (`active`), or set a new password (admins)."""
     hub = request.app[HUB]
-    admin = await current_agent(request)
-    if admin.role != "admin":
-        raise Forbidden("Only administrators can change agents.", "admin_only")
+    admin = await current_admin(request, "change agents")
     body = parse(AgentChange, await json_body(request))
     agent = await agents.change_agent(hub, admin, path_id(request, "agent"), body.active, body.password)
     if body.active is False:  # their chats go back to the queue now, not after the grace period

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 
 import pytest
 
+from bot.settings import PROJECT_DIR
+from handoff.views import sockets
 from tests.hub.conftest import PASSWORD, new_agent, queued_ticket
 
 
@@ -95,6 +99,26 @@ async def test_an_admin_locks_an_agent_out_at_once_and_their_chats_go_back_to_th
     await admin.json("PATCH", f"/agents/{anna.id}", {"active": True, "password": "a brand new passphrase"})
     back = await client.post("/api/v1/agent/session", json={"username": "anna", "password": "a brand new passphrase"})
     assert back.status == 200
+
+
+async def test_an_agent_deactivated_on_the_command_line_is_signed_out_and_their_console_closed(
+    client, hub_db_url, monkeypatch
+):
+    monkeypatch.setattr(sockets, "SESSION_CHECK_S", 0.2)  # 30 s in production
+    anna = await new_agent(client, "anna")
+    console = await client.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+    command = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "handoff", "agent", "deactivate", "anna",
+        cwd=PROJECT_DIR, env=dict(os.environ, DATABASE_URL=hub_db_url),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await command.communicate()
+    assert command.returncode == 0, err.decode()
+    assert "anna (Anna): deactivated" in out.decode()
+    closing = await console.receive(timeout=10)
+    assert (closing.type.name, closing.data) == ("CLOSE", 1008)
+    again = await client.post("/api/v1/agent/session", json={"username": "anna", "password": PASSWORD})
+    assert (await again.json())["error"]["code"] == "deactivated"
 
 
 async def test_the_queue_shows_only_tickets_the_agent_covers(client):
