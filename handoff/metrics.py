@@ -23,10 +23,11 @@ again; ticket-level figures count each ticket):
   (the "agent joined" notice included). Claimed tickets without any agent message are counted apart.
 - **resolution** (p50, p90): `queued_at` to `closed_at` of tickets an agent resolved (not escalated, not
   returned to the bot).
-- **abandoned in the queue**: tickets never claimed that were closed anyway, or are still queued while
-  the customer has not been seen for QUEUE_ABANDON_AFTER_MIN minutes (no customer message since then, no
-  open customer WebSocket now, and no e-mail address left for an answer), / tickets. The hub itself never
-  closes a waiting ticket, so the second case is the usual one; still-waiting tickets are shown apart.
+- **abandoned in the queue**: tickets never claimed that were closed anyway (above all: the customer went
+  back to the assistant instead of waiting, status `withdrawn`), or are still queued while the customer has
+  not been seen for QUEUE_ABANDON_AFTER_MIN minutes (no customer message since then, no open customer WebSocket
+  now, and no e-mail address left for an answer), / tickets. The hub itself never closes a waiting ticket;
+  still-waiting tickets are shown apart.
 - **ratings**: the hub's rating (`hub_conversations.rating`) split by `rated_after` (agent or bot), and the
   bot's own 1-5 rating after a solved guide (`kb_guide_runs.rating`, recorded by the action server; the
   hub's widget only asks after an agent resolved). `bot` = both kinds of ratings of the bot, each counted.
