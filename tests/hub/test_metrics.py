@@ -332,18 +332,19 @@ async def test_resolution_time_counts_resolved_tickets_only(sessions):
 
 async def test_abandonment_in_the_queue_needs_a_customer_who_is_gone(sessions):
     def scene(w: World) -> None:
-        seen = {"gone": 5399, "recent": 5400, "connected": 1000, "left_email": 1000, "closed": 1000}
+        seen = {"gone": 5399, "recent": 5400, "connected": 1000, "left_email": 1000, "closed": 1000, "withdrawn": 1000}
+        closed = {"closed": "returned", "withdrawn": "withdrawn"}  # the customer went back to the assistant
         for cid, last_seen in seen.items():
             w.conversation(cid, state="queued", email="a@example.com" if cid == "left_email" else None)
             w.say(cid, "customer", 1)
             w.say(cid, "customer", last_seen)  # NOW is 7200: more than 30 min before is < 5400
-            status = "returned" if cid == "closed" else "queued"
-            w.ticket(cid, reason="customer_request", at=100, status=status, closed=6000 if cid == "closed" else None)
+            status = closed.get(cid, "queued")
+            w.ticket(cid, reason="customer_request", at=100, status=status, closed=6000 if cid in closed else None)
             w.move(cid, "bot", "queued", 100)
 
     await build(sessions, scene)
     result = (await figures(sessions, live={"connected"}))["overall"]["abandoned_in_queue"]
-    assert result == {"count": 2, "rate": 0.4, "tickets": 5, "waiting": 3}  # "gone" and "closed"
+    assert result == {"count": 3, "rate": 0.5, "tickets": 6, "waiting": 3}  # "gone", "closed" and "withdrawn"
 
 
 async def test_a_claimed_ticket_is_never_abandoned(sessions):
