@@ -85,6 +85,7 @@ class Settings(BaseSettings):
         default=300, description="Customer messages per client address and minute, over all its conversations."
     )
     rate_conversations_per_minute: int = Field(default=10, description="New conversations per client address.")
+    rate_contact_per_hour: int = Field(default=10, description="E-mail addresses one conversation may leave per hour.")
     rate_logins_per_minute: int = Field(default=10, description="Sign-in attempts per client address.")
     session_hours: int = Field(default=12, description="How long an agent's sign-in lasts.")
     cookie_secure: bool = Field(default=False, description="Send the session cookie over HTTPS only (production).")

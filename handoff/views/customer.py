@@ -86,6 +86,9 @@ async def list_messages(request: web.Request) -> web.Response:
 @routes.post("/api/v1/conversations/{conversation_id}/contact")
 async def leave_contact(request: web.Request) -> web.Response:
     conversation = await _conversation(request)
+    hub = request.app[HUB]
+    # each address left is a notice in the chat and to the agent: not an unlimited stream
+    await hub.limit(f"{hub.settings.rate_contact_per_hour}/hour", f"contact:{conversation}", "e-mail addresses")
     body = parse(Contact, await json_body(request))
     return web.json_response(await conversations.save_email(request.app[HUB], conversation, body.email))
 

@@ -259,6 +259,17 @@ async def test_an_email_address_can_be_left_and_a_bad_one_is_explained(client):
     assert status["email"] == "kim@example.org"
 
 
+async def test_a_conversation_may_leave_only_a_few_email_addresses_an_hour(hub_settings, aiohttp_client):
+    hub_settings.rate_contact_per_hour = 2
+    client = await aiohttp_client(create_app(hub_settings))
+    customer = await new_customer(client)
+    url = f"/api/v1/conversations/{customer.id}/contact"
+    statuses = [
+        (await client.post(url, json={"email": f"kim{i}@example.org"}, headers=customer.auth)).status for i in range(3)
+    ]
+    assert statuses == [200, 200, 429]
+
+
 async def test_a_restart_of_the_hub_loses_nothing(hub_settings, aiohttp_client):
     first = await aiohttp_client(create_app(hub_settings))
     customer = await new_customer(first)

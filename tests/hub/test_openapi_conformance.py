@@ -188,6 +188,7 @@ def live_hub(request, tmp_path_factory) -> Iterator[LiveHub]:
             RATE_CONVERSATIONS_PER_MINUTE="100000",
             RATE_MESSAGES_PER_10S="100000",
             RATE_ADDRESS_MESSAGES_PER_MINUTE="100000",
+            RATE_CONTACT_PER_HOUR="100000",
             RATE_LOGINS_PER_MINUTE="100000",
         )
         try:
