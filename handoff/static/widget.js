@@ -97,8 +97,9 @@
       hintNetwork: "Please check your internet connection and try again.",
       hintServer: "Our service is temporarily unavailable. Please try again in a moment.",
       hintRetry: "Please try again.",
-      tooLong: "Your message is too long.",
+      tooLong: "Your message is too long (at most {max} characters).",
       tooMany: "You're sending messages too quickly. Please wait a moment.",
+      tooManyWait: "You're sending messages too quickly. Please wait {seconds} s.",
     },
     de: {
       panelLabel: "Support-Chat",
@@ -160,8 +161,9 @@
       hintNetwork: "Bitte prüfen Sie Ihre Internetverbindung und versuchen Sie es erneut.",
       hintServer: "Unser Dienst ist gerade nicht erreichbar. Bitte versuchen Sie es gleich noch einmal.",
       hintRetry: "Bitte versuchen Sie es erneut.",
-      tooLong: "Ihre Nachricht ist zu lang.",
+      tooLong: "Ihre Nachricht ist zu lang (höchstens {max} Zeichen).",
       tooMany: "Sie senden gerade sehr viele Nachrichten. Bitte warten Sie einen Moment.",
+      tooManyWait: "Sie senden gerade sehr viele Nachrichten. Bitte warten Sie {seconds} s.",
     },
   };
 
@@ -354,7 +356,6 @@
     constructor(status, code = "", message = "", retryAfter = 0) {
       super(message || code || `HTTP ${status}`);
       this.status = status; // 0: no answer (network)
-      this.serverMessage = message;
       this.retryAfter = retryAfter;
     }
   }
@@ -393,8 +394,9 @@
   }
 
   function describeError(err, key) {
-    if (err.status === 413) return err.serverMessage || t("tooLong");
-    if (err.status === 429) return err.serverMessage || t("tooMany");
+    // the customer's language, not the server's English message
+    if (err.status === 413) return t("tooLong", { max: MAX_LENGTH });
+    if (err.status === 429) return err.retryAfter > 0 ? t("tooManyWait", { seconds: err.retryAfter }) : t("tooMany");
     const hint = err.status === 0 ? "hintNetwork" : err.status >= 500 ? "hintServer" : "hintRetry";
     return `${t(key)} ${t(hint)}`;
   }

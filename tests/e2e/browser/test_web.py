@@ -197,6 +197,23 @@ def test_an_escalated_customer_without_an_address_is_offered_the_email_form(live
     expect(form).to_be_hidden()
 
 
+def test_a_refusal_is_explained_in_the_customers_language_with_the_wait(live_hub, page_for):
+    """The hub's error messages are English; the widget says a 429 in the customer's language, with its wait."""
+    customer = open_shop(page_for(locale="de-DE"), live_hub)
+    refusal = '{"error": {"code": "rate_limited", "message": "Too many messages. Please wait 7 s and try again."}}'
+
+    def limited(route):
+        if route.request.method != "POST":
+            return route.continue_()
+        headers = {"Retry-After": "7", "Content-Type": "application/json"}
+        return route.fulfill(status=429, headers=headers, body=refusal)
+
+    customer.route("**/messages", limited)
+    customer_says(customer, "Mein Handy lädt nicht mehr")
+    expect(customer.get_by_test_id("error")).to_contain_text("Bitte warten Sie 7 s")
+    expect(customer.get_by_test_id("error")).not_to_contain_text("Too many")
+
+
 def test_hostile_customer_text_is_shown_as_text_in_the_console(live_hub, page_for):
     console = sign_in(page_for(), live_hub, live_hub.create_agent("Finn Lee"))
     customer = open_shop(page_for(), live_hub)
