@@ -121,11 +121,22 @@ async def queue_info(session: AsyncSession, hub: Hub, conversation: Conversation
 async def announce_ticket(hub: Hub, ticket: Ticket) -> None:
     """A ticket entered the queue: every connected agent who covers it sees it at once."""
     async with hub.sessions() as session:
-        agents = (await session.scalars(select(Agent).where(Agent.id.in_(hub.events.connected_agents())))).all()
         email = await session.scalar(select(Conversation.email).where(Conversation.id == ticket.conversation_id))
-    event = {"type": "ticket_queued", "ticket": serialize.ticket(ticket, email=email), "sent_at": _epoch()}
-    await hub.events.to_agents([a.id for a in agents if covers(a, ticket)], event)
+    event = {"type": "ticket_queued", "ticket": queued_summary(hub, ticket, email), "sent_at": _epoch()}
+    await to_covering_agents(hub, ticket, event)
     await refresh_waiting(hub)
+
+
+def queued_summary(hub: Hub, ticket: Ticket, email: str | None) -> dict:
+    """A waiting ticket as the queue shows it: with whether its customer still has the chat open."""
+    return {**serialize.ticket(ticket, email=email), "customer_present": hub.customer_present(ticket.conversation_id)}
+
+
+async def to_covering_agents(hub: Hub, ticket: Ticket, event: dict) -> None:
+    """An event about a waiting ticket to every connected agent whose skills cover it."""
+    async with hub.sessions() as session:
+        agents = (await session.scalars(select(Agent).where(Agent.id.in_(hub.events.connected_agents())))).all()
+    await hub.events.to_agents([a.id for a in agents if covers(a, ticket)], event)
 
 
 async def refresh_waiting(hub: Hub) -> None:
@@ -205,7 +216,7 @@ async def list_queue(hub: Hub, agent: Agent, limit: int = 100) -> list[dict]:
     async with hub.sessions() as session:
         tickets = (await session.scalars(query)).all()
         emails = await _emails(session, [t.conversation_id for t in tickets])
-    return [serialize.ticket(t, email=emails.get(t.conversation_id)) for t in tickets]
+    return [queued_summary(hub, t, emails.get(t.conversation_id)) for t in tickets]
 
 
 async def list_chats(hub: Hub, agent: Agent) -> list[dict]:

@@ -500,6 +500,13 @@ function queueRow(ticket) {
       ),
       el("span", { class: "ticket-reason", title: reasonText(ticket.reason) }, reasonLabel(ticket.reason)),
       el("span", { class: "ticket-summary" }, ticket.summary ?? ""),
+      ticket.customer_present === false
+        ? el(
+            "span",
+            { class: "ticket-away", "data-testid": "customer-away" },
+            ticket.email ? "Left the chat · answer goes by e-mail" : "Left the chat · no e-mail address",
+          )
+        : null,
     ),
     el(
       "div",
@@ -840,6 +847,11 @@ function renderCustomerAway() {
 
 function onCustomerPresence(ticketId, present) {
   const id = key(ticketId);
+  const waiting = state.queue.get(id);
+  if (waiting && waiting.customer_present !== present) {
+    waiting.customer_present = present;
+    renderQueue();
+  }
   const chat = state.chats.get(id);
   if (chat && chat.customer_present !== present) {
     chat.customer_present = present;

@@ -130,8 +130,9 @@ class TypingRelay:
 
 
 async def _customer_presence(hub: Hub, conversation_id: str, present: bool) -> None:
-    """The agent of the chat sees whether the customer is still there (or their replies will be e-mailed)."""
-    await _to_chat_agent(hub, conversation_id, "customer_presence", present=present)
+    """The agent of the chat sees whether the customer is still there (or their replies will be e-mailed); while
+    the ticket waits, every agent who covers it sees that in the queue."""
+    await _to_chat_agent(hub, conversation_id, "customer_presence", queued_too=True, present=present)
 
 
 def _later_check_presence(hub: Hub, conversation_id: str) -> None:
@@ -151,12 +152,18 @@ async def _customer_typing(hub: Hub, conversation_id: str, typing: bool) -> None
     await _to_chat_agent(hub, conversation_id, "typing", typing=typing)
 
 
-async def _to_chat_agent(hub: Hub, conversation_id: str, kind: str, **fields) -> None:
-    """An event about the customer to the agent who has their chat, if anyone has it."""
+async def _to_chat_agent(hub: Hub, conversation_id: str, kind: str, queued_too: bool = False, **fields) -> None:
+    """An event about the customer to the agent who has their chat, if anyone has it (`queued_too`: or, while the
+    ticket waits, to the agents who cover it)."""
     async with hub.sessions() as session:
         ticket = await tickets.open_ticket_of(session, conversation_id)
-    if ticket is not None and ticket.agent_id is not None:
-        await hub.events.to_agent(ticket.agent_id, {"type": kind, "ticket_id": ticket.id, **fields})
+    if ticket is None:
+        return
+    event = {"type": kind, "ticket_id": ticket.id, **fields}
+    if ticket.agent_id is not None:
+        await hub.events.to_agent(ticket.agent_id, event)
+    elif queued_too and ticket.status == "queued":
+        await tickets.to_covering_agents(hub, ticket, event)
 
 
 @routes.get("/api/v1/agent/ws")

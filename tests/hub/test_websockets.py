@@ -41,6 +41,26 @@ async def test_a_new_ticket_appears_live_in_the_queue_of_agents_who_cover_it(cli
     assert (await ben_socket.receive_json())["type"] == "pong"  # nothing about the phone ticket came before
 
 
+async def test_the_queue_shows_live_whether_a_waiting_customer_still_has_the_chat_open(client):
+    client.app[SETTINGS].customer_away_after_s = 0.2
+    customer, ticket_id = await queued_ticket(client)
+    anna = await new_agent(client, "anna")
+    agent_socket = await client.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+    customer_socket = await client.ws_connect(f"/api/v1/conversations/{customer.id}/ws?token={customer.token}")
+    assert (await _next(agent_socket, "customer_presence")) == {
+        "type": "customer_presence",
+        "ticket_id": ticket_id,
+        "present": True,
+    }
+    [waiting] = (await anna.json("GET", "/queue"))["tickets"]
+    assert waiting["customer_present"] is True
+    await customer_socket.close()
+    gone = await _next(agent_socket, "customer_presence")
+    assert (gone["ticket_id"], gone["present"]) == (ticket_id, False)
+    [waiting] = (await anna.json("GET", "/queue"))["tickets"]
+    assert waiting["customer_present"] is False
+
+
 async def test_agent_and_customer_chat_live_over_websockets_both_ways(client):
     customer, ticket_id, agent_socket, customer_socket = await _claimed_chat(client)
     state = await _next(customer_socket, "state")
