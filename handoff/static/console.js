@@ -503,7 +503,7 @@ function queueRow(ticket) {
       ticket.customer_present === false
         ? el(
             "span",
-            { class: "ticket-away", "data-testid": "customer-away" },
+            { class: "ticket-away", "data-testid": "queue-customer-away" },
             ticket.email ? "Left the chat · answer goes by e-mail" : "Left the chat · no e-mail address",
           )
         : null,

@@ -267,6 +267,8 @@ def test_a_customer_who_left_gets_the_reply_by_email_and_its_link_reopens_the_ch
     )
     assert response.status_code == 200, response.text
     customer.context.close()  # the customer leaves
+    waiting = console.get_by_test_id("queue-item").filter(has_text="schwarzen Bildschirm")
+    expect(waiting.get_by_test_id("queue-customer-away")).to_contain_text("e-mail", timeout=10_000)  # the queue says so
 
     claim_from_queue(console, "schwarzen Bildschirm")
     away = console.get_by_test_id("customer-away")
