@@ -59,6 +59,12 @@ def claim_from_queue(console, summary: str) -> None:
     expect(console.get_by_test_id("chat-item").filter(has_text=summary)).to_be_visible(timeout=10_000)
 
 
+def the_bot_takes_a_new_problem(customer) -> None:
+    """The bot owns the conversation again: a new problem starts a guide."""
+    customer_says(customer, "Also my phone battery drains really fast since the update")
+    expect(messages(customer, "bot").last).to_contain_text("Step", timeout=20_000)
+
+
 # -- the journeys --------------------------------------------------------------------------------------------
 def test_customer_to_bot_to_agent_and_back_to_a_rating(live_hub, page_for):
     agent = live_hub.create_agent("Anna Berg")
@@ -160,8 +166,7 @@ def test_return_to_bot_lets_the_bot_continue(live_hub, page_for):
     console.get_by_test_id("return-to-bot").click()
     console.get_by_test_id("dialog-confirm").click()
     expect(messages(customer, "system").last).to_contain_text("back with the assistant", timeout=10_000)
-    customer_says(customer, "Also my phone battery drains really fast since the update")
-    expect(messages(customer, "bot").last).to_contain_text("Step", timeout=20_000)
+    the_bot_takes_a_new_problem(customer)
 
 
 def test_a_waiting_customer_goes_back_to_the_assistant_and_leaves_the_agents_queue(live_hub, page_for):
@@ -174,8 +179,7 @@ def test_a_waiting_customer_goes_back_to_the_assistant_and_leaves_the_agents_que
     expect(customer.get_by_test_id("queue")).to_be_hidden(timeout=10_000)
     expect(messages(customer, "system").last).to_contain_text("left the queue", timeout=10_000)
     expect(console.get_by_test_id("queue-item").filter(has_text="after a few photos")).to_have_count(0, timeout=10_000)
-    customer_says(customer, "My phone battery drains really fast since the update")
-    expect(messages(customer, "bot").last).to_contain_text("Step", timeout=20_000)
+    the_bot_takes_a_new_problem(customer)
 
 
 def test_an_escalated_customer_without_an_address_is_offered_the_email_form(live_hub, page_for):
