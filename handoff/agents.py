@@ -38,8 +38,7 @@ def validate_new_agent(
         raise Invalid("username: 2-50 characters, lower-case letters, digits, '.', '_' or '-'.", "invalid_username")
     if not (display_name or "").strip() or len(display_name) > MAX_DISPLAY_NAME:
         raise Invalid(f"display_name: 1-{MAX_DISPLAY_NAME} characters.", "invalid_display_name")
-    if len(password or "") < MIN_PASSWORD:
-        raise Invalid(f"password: at least {MIN_PASSWORD} characters.", "weak_password")
+    _check_password(password)
     if role not in ROLES:
         raise Invalid(f"role: one of {', '.join(ROLES)}.", "invalid_role")
     if not set(categories) <= set(CATEGORIES):
@@ -94,8 +93,7 @@ async def sign_in(hub: Hub, username: str, password: str) -> tuple[Agent, str, s
         ok = False
     if not ok:
         raise Unauthorized("Wrong username or password.", "bad_credentials")
-    if not agent.active:
-        raise Unauthorized("This account is deactivated. Please ask an administrator.", "deactivated")
+    _refuse_deactivated(agent)
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
     async with hub.sessions() as session, session.begin():
         session.add(
@@ -120,8 +118,7 @@ async def session_agent(hub: Hub, token: str | None) -> tuple[Agent, AgentSessio
         if record is None or aware(record.expires_at) < hub.now():
             raise Unauthorized("Your session has expired. Please sign in again.", "session_expired")
         agent = await session.get(Agent, record.agent_id)
-    if not agent.active:
-        raise Unauthorized("This account is deactivated. Please ask an administrator.", "deactivated")
+    _refuse_deactivated(agent)
     return agent, record
 
 
@@ -165,9 +162,18 @@ async def update_agent(sessions, which, *, active: bool | None = None, password_
 
 
 def hash_password(password: str) -> str:
-    if len(password) < MIN_PASSWORD:
-        raise Invalid(f"password: at least {MIN_PASSWORD} characters.", "weak_password")
+    _check_password(password)
     return _hasher.hash(password)
+
+
+def _check_password(password: str | None) -> None:
+    if len(password or "") < MIN_PASSWORD:
+        raise Invalid(f"password: at least {MIN_PASSWORD} characters.", "weak_password")
+
+
+def _refuse_deactivated(agent: Agent) -> None:
+    if not agent.active:
+        raise Unauthorized("This account is deactivated. Please ask an administrator.", "deactivated")
 
 
 async def set_presence(hub: Hub, agent: Agent, presence: str) -> Agent:

@@ -94,8 +94,8 @@ async def customer_socket(request: web.Request) -> web.WebSocketResponse:
         async for data in _frames(socket):
             kind = data.get("type")
             if kind == "typing":
-                if typing.due(bool(data.get("typing")), time.monotonic()):
-                    await _customer_typing(hub, conversation_id, bool(data.get("typing")))
+                if typing.due(is_typing := bool(data.get("typing")), time.monotonic()):
+                    await _customer_typing(hub, conversation_id, is_typing)
             elif kind == "message":
                 client_id = data.get("client_id")
                 try:
