@@ -101,7 +101,11 @@ async def deliver_due(hub: Hub, transport: Transport) -> datetime | None:
             )
         ).all()
     for mail_id in due:
-        await _deliver(hub, transport, mail_id)
+        try:
+            await _deliver(hub, transport, mail_id)
+        except Exception as exc:  # e.g. an address no e-mail can carry: that mail is retried later, the rest go now
+            log.exception("could not prepare e-mail %s", mail_id)
+            await _record_failure(hub, mail_id, exc)
     async with hub.sessions() as session:
         upcoming = await session.scalar(
             select(func.min(OutgoingMail.send_after)).where(OutgoingMail.status == "pending")

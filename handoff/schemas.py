@@ -24,7 +24,11 @@ USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,49}$")
 MIN_PASSWORD, MAX_PASSWORD = 12, 200
 MAX_DISPLAY_NAME = 100
 MAX_EMAIL = 254
-_ADDRESS = f"[^@{SPACE}]+@[^@{SPACE}.][^@{SPACE}]*\\.[^@{SPACE}]+"
+# One plain address (RFC 5322's dot-atom @ a host name), ASCII only: no display name, no second address after a
+# comma, no route or group syntax, nothing a mail header or a mailto: link would read as more than one address.
+_ATEXT = "A-Za-z0-9!#$%&'*+/=?^_`{|}~-"
+_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_ADDRESS = f"[{_ATEXT}]+(?:\\.[{_ATEXT}]+)*@(?:{_LABEL}\\.)+[A-Za-z]{{2,63}}"
 EMAIL = re.compile(f"^{_ADDRESS}$")  # checked after surrounding white space is stripped
 MAX_LABEL_BATCH = 200
 

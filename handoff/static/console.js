@@ -1318,7 +1318,7 @@ function overviewSection(ticket, context) {
         email
           ? el(
               "a",
-              { href: `mailto:${email}`, class: "ctx-email", "data-testid": "customer-email" },
+              { href: mailto(email), class: "ctx-email", "data-testid": "customer-email" },
               icon("mail"),
               email,
             )
@@ -1370,6 +1370,12 @@ function stepTriedRow(step) {
       step.outcome === "open" ? el("span", { class: "step-note" }, `${outcome.label}.`) : null,
     ),
   );
+}
+
+/** A mailto: link to exactly this address: "?", "&" and "%" in it are not read as a Cc, a text or an escape. */
+function mailto(address) {
+  const at = address.lastIndexOf("@");
+  return `mailto:${encodeURIComponent(address.slice(0, at))}@${encodeURIComponent(address.slice(at + 1))}`;
 }
 
 function turnsSection(turns) {

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from handoff.app import create_app
 from tests.hub.conftest import new_agent, new_customer
 
@@ -257,6 +259,25 @@ async def test_an_email_address_can_be_left_and_a_bad_one_is_explained(client):
     assert good.status == 200
     status = await (await client.get(f"/api/v1/conversations/{customer.id}", headers=customer.auth)).json()
     assert status["email"] == "kim@example.org"
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "a:b@x;c.com",  # group syntax: the mail header could not be written, which stopped every e-mail
+        "kim@example.org,postmaster",  # a second recipient
+        "kim@example.org?cc=someone%40evil.example&body=hi",  # a Cc and a text in the console's mailto: link
+        "Kim <kim@example.org>",  # a display name
+        "kim..x@example.org",
+        "kim@-example.org",
+        "kim@localhost",
+    ],
+)
+async def test_an_email_address_is_one_plain_address(client, hostile):
+    customer = await new_customer(client)
+    url = f"/api/v1/conversations/{customer.id}/contact"
+    response = await client.post(url, json={"email": hostile}, headers=customer.auth)
+    assert response.status == 400 and (await response.json())["error"]["code"] == "invalid_email"
 
 
 async def test_a_conversation_may_leave_only_a_few_email_addresses_an_hour(hub_settings, aiohttp_client):

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from handoff.app import create_app
 from handoff.keys import HUB
 from handoff.mail import FileTransport, Reply, SmtpTransport, compose
-from handoff.models import OutgoingMail
+from handoff.models import Conversation, OutgoingMail
 from tests.hub.conftest import closed_port, new_agent, queued_ticket
 from tests.hub.test_monitoring import key, scrape
 from tests.hub.test_websockets import _next
@@ -268,6 +268,27 @@ async def test_a_refused_email_is_retried_and_nothing_is_lost(mail_settings, smt
             await asyncio.sleep(0.05)
     assert row.status == "sent" and row.attempts == 1
     assert (await scrape(client))[key("hub_outbox_emails", status="sent")] == 1
+
+
+async def test_an_address_no_email_can_carry_holds_up_no_other_customers_email(mail_client, inbox):
+    """An address stored before the strict check (or one a mail server would choke on) fails on its own: it used
+    to stop the whole outbox, oldest first, for every customer after it."""
+    first, first_ticket, anna = await _away_customer_with_email(mail_client)
+    async with mail_client.app[HUB].sessions() as session, session.begin():
+        await session.execute(update(Conversation).where(Conversation.id == first.id).values(email="a:b@x;c.com"))
+    await _write(anna, first_ticket, {"text": "Antwort an die kaputte Adresse"})
+    second, second_ticket = await queued_ticket(mail_client)
+    contact = f"/api/v1/conversations/{second.id}/contact"
+    assert (await mail_client.post(contact, json={"email": ADDRESS}, headers=second.auth)).status == 200
+    await anna.call("POST", f"/tickets/{second_ticket}/claim")
+    await asyncio.sleep(0.3)
+    await _write(anna, second_ticket, {"text": "Antwort an die richtige Adresse"})
+
+    (mail,) = await inbox.wait_for(1)
+    assert "Antwort an die richtige Adresse" in mail.get_body(("plain",)).get_content()
+    broken = next(row for row in await _outbox(mail_client) if row.conversation_id == first.id)
+    assert broken.status == "pending" and broken.attempts == 1 and broken.last_error  # tried again later
+    assert (broken.send_after - broken.created_at).total_seconds() > 20
 
 
 async def test_the_agent_sees_the_customer_leave_and_come_back_and_what_was_emailed(mail_client, inbox):

@@ -260,7 +260,8 @@ def test_a_customer_who_left_gets_the_reply_by_email_and_its_link_reopens_the_ch
     expect(messages(customer, "bot").first).to_be_visible(timeout=20_000)
     customer_says(customer, "Ich möchte bitte mit einem Menschen sprechen")
     expect(customer.get_by_test_id("queue")).to_be_visible(timeout=20_000)
-    address = f"kunde-{uuid.uuid4().hex[:8]}@example.org"
+    tag = uuid.uuid4().hex[:8]
+    address = f"kunde+{tag}?cc=x@example.org"  # legal, and the console's mailto: link must not read a Cc into it
     stored = customer.evaluate(
         "() => JSON.parse(Object.entries(localStorage).find(([k]) => k.startsWith('support-widget:'))[1])"
     )
@@ -277,6 +278,8 @@ def test_a_customer_who_left_gets_the_reply_by_email_and_its_link_reopens_the_ch
     claim_from_queue(console, "schwarzen Bildschirm")
     away = console.get_by_test_id("customer-away")
     expect(away).to_contain_text(address, timeout=10_000)
+    link = console.get_by_test_id("customer-email")
+    expect(link).to_have_attribute("href", f"mailto:kunde%2B{tag}%3Fcc%3Dx@example.org")
     left = console.get_by_test_id("chat-item").filter(has_text="schwarzen Bildschirm").get_by_test_id("customer-left")
     expect(left).to_be_visible()  # the chat list says so too
     console.get_by_test_id("composer").fill("Bitte nehmen Sie den Akku für 30 Sekunden heraus und setzen ihn ein.")
