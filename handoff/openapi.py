@@ -284,7 +284,7 @@ OPERATIONS = [
 ERRORS = {
     "400": "invalid input",
     "401": "not signed in or wrong token",
-    "403": "forbidden, wrong CSRF token or origin",
+    "403": "forbidden (the role or skills do not allow it), wrong CSRF token or origin",
     "404": "not found",
     "409": "conflict (already claimed, capacity reached, conversation closed)",
     "413": "message or body too large",

@@ -15,8 +15,14 @@ from handoff.serialize import aware
 PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
 
 
+TAKES_CHATS = ("agent", "admin")
+
+
 def covers(agent: Agent, ticket: Ticket) -> bool:
-    """Routing: the agent's skills (device categories, languages; empty = all) include the ticket's."""
+    """Routing: the agent's skills (device categories, languages; empty = all) include the ticket's. Editors
+    review content and take no chats."""
+    if agent.role not in TAKES_CHATS:
+        return False
     category_ok = not agent.categories or ticket.category is None or ticket.category in agent.categories
     language_ok = not agent.languages or ticket.language in agent.languages
     return category_ok and language_ok
@@ -78,7 +84,8 @@ def _same_pool(other: Ticket, ticket: Ticket, pool: list[Agent]) -> bool:
 
 async def snapshot(session: AsyncSession, is_open: bool, default_handle_time_s: float, now: datetime) -> Snapshot:
     queued = list((await session.scalars(select(Ticket).where(Ticket.status == "queued"))).all())
-    agents = list((await session.scalars(select(Agent).where(Agent.presence == "online"))).all())
+    online = select(Agent).where(Agent.presence == "online", Agent.role.in_(TAKES_CHATS))
+    agents = list((await session.scalars(online)).all())
     return Snapshot(
         queued=sorted(queued, key=queue_order),
         agents=agents,

@@ -13,6 +13,7 @@ from handoff.errors import Forbidden, Invalid, TooLarge
 from handoff.keys import HUB
 from handoff.middleware import json_body
 from handoff.models import Agent, AgentSession
+from handoff.queue import TAKES_CHATS
 from handoff.schemas import (
     MAX_ID,
     AgentChange,
@@ -52,6 +53,17 @@ async def signed_in(request: web.Request) -> tuple[Agent, AgentSession]:
 
 async def current_agent(request: web.Request) -> Agent:
     return (await signed_in(request))[0]
+
+
+async def chat_agent(request: web.Request) -> Agent:
+    """The signed-in agent, if their role takes chats: editors review content and see no customer's chat."""
+    return takes_chats(await current_agent(request))
+
+
+def takes_chats(agent: Agent) -> Agent:
+    if agent.role not in TAKES_CHATS:
+        raise Forbidden("Editors review knowledge-base content; chats are for agents and admins.", "agents_only")
+    return agent
 
 
 def path_id(request: web.Request, what: str) -> int:
@@ -104,7 +116,7 @@ async def me(request: web.Request) -> web.Response:
 @routes.put("/api/v1/agent/presence")
 async def presence(request: web.Request) -> web.Response:
     hub = request.app[HUB]
-    agent = await current_agent(request)
+    agent = await chat_agent(request)
     body = parse(Presence, await json_body(request))
     agent = await agents.set_presence(hub, agent, body.presence)
     await tickets.announce_presence(hub, agent.id)
@@ -113,7 +125,7 @@ async def presence(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/agent/queue")
 async def queue(request: web.Request) -> web.Response:
-    agent = await current_agent(request)
+    agent = await chat_agent(request)
     limit = whole_number(request.query.get("limit", "100"), highest=MAX_QUEUE_LIMIT)
     if not limit:
         raise Invalid(f"limit: a whole number from 1 to {MAX_QUEUE_LIMIT}.", "invalid_limit")
@@ -122,7 +134,7 @@ async def queue(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/agent/chats")
 async def chats(request: web.Request) -> web.Response:
-    agent = await current_agent(request)
+    agent = await chat_agent(request)
     return web.json_response({"tickets": await tickets.list_chats(request.app[HUB], agent)})
 
 
@@ -135,20 +147,20 @@ async def suggestions(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/agent/tickets/{ticket_id}")
 async def ticket(request: web.Request) -> web.Response:
-    agent = await current_agent(request)
+    agent = await chat_agent(request)
     return web.json_response(await tickets.ticket_detail(request.app[HUB], agent, _ticket_id(request)))
 
 
 @routes.post("/api/v1/agent/tickets/{ticket_id}/claim")
 async def claim(request: web.Request) -> web.Response:
-    agent = await current_agent(request)
+    agent = await chat_agent(request)
     return web.json_response({"ticket": await tickets.claim(request.app[HUB], agent, _ticket_id(request))})
 
 
 @routes.post("/api/v1/agent/tickets/{ticket_id}/messages")
 async def send(request: web.Request) -> web.Response:
     hub = request.app[HUB]
-    agent = await current_agent(request)
+    agent = await chat_agent(request)
     body = parse(AgentMessage, await json_body(request))
     if body.article_id is not None:
         if body.step is None:
@@ -169,7 +181,7 @@ def _check_length(hub, text: str) -> None:
 
 @routes.post("/api/v1/agent/tickets/{ticket_id}/notes")
 async def note(request: web.Request) -> web.Response:
-    agent = await current_agent(request)
+    agent = await chat_agent(request)
     body = parse(NoteIn, await json_body(request))
     return web.json_response(
         {"note": await tickets.add_note(request.app[HUB], agent, _ticket_id(request), body.text)}, status=201
@@ -178,7 +190,7 @@ async def note(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/agent/tickets/{ticket_id}/resolve")
 async def resolve(request: web.Request) -> web.Response:
-    agent = await current_agent(request)
+    agent = await chat_agent(request)
     body = parse(Resolve, await json_body(request))
     result = await tickets.resolve(request.app[HUB], agent, _ticket_id(request), body.note, body.kb_candidate)
     return web.json_response({"ticket": result})
@@ -186,7 +198,7 @@ async def resolve(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/agent/tickets/{ticket_id}/escalate")
 async def escalate(request: web.Request) -> web.Response:
-    agent = await current_agent(request)
+    agent = await chat_agent(request)
     body = parse(Escalate, await json_body(request))
     result = await tickets.escalate(request.app[HUB], agent, _ticket_id(request), body.group, body.note)
     return web.json_response({"ticket": result})
@@ -194,7 +206,7 @@ async def escalate(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/agent/tickets/{ticket_id}/transfer")
 async def transfer(request: web.Request) -> web.Response:
-    agent = await current_agent(request)
+    agent = await chat_agent(request)
     body = parse(Transfer, await json_body(request))
     result = await tickets.transfer(request.app[HUB], agent, _ticket_id(request), body.agent_id)
     return web.json_response({"ticket": result})
@@ -202,7 +214,7 @@ async def transfer(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/agent/tickets/{ticket_id}/return-to-bot")
 async def return_to_bot(request: web.Request) -> web.Response:
-    agent = await current_agent(request)
+    agent = await chat_agent(request)
     body = parse(ReturnToBot, await json_body(request))
     result = await tickets.return_to_bot(request.app[HUB], agent, _ticket_id(request), body.note)
     return web.json_response({"ticket": result})

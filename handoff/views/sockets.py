@@ -14,7 +14,7 @@ from handoff.hub import Hub
 from handoff.keys import HUB
 from handoff.middleware import allowed_origin, load_json, refuse_nul
 from handoff.schemas import is_id
-from handoff.views.agent import COOKIE
+from handoff.views.agent import COOKIE, takes_chats
 from handoff.views.customer import bearer, client_address, limit_messages
 
 log = logging.getLogger(__name__)
@@ -172,6 +172,7 @@ async def agent_socket(request: web.Request) -> web.WebSocketResponse:
     _check_origin(request, agent_side=True)
     token = request.query.get("token") or request.cookies.get(COOKIE)
     agent, record = await agents.session_agent(hub, token)
+    takes_chats(agent)
     socket = await _open(request)
     hub.events.join_agent(agent.id, socket, record.token_hash)
     watch = asyncio.create_task(_close_when_the_session_ends(hub, socket, token))

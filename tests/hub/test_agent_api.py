@@ -7,8 +7,12 @@ import os
 import sys
 
 import pytest
+from aiohttp import WSServerHandshakeError
+from sqlalchemy import update
 
 from bot.settings import PROJECT_DIR
+from handoff.keys import HUB
+from handoff.models import Agent
 from handoff.views import sockets
 from tests.hub.conftest import PASSWORD, new_agent, queued_ticket
 
@@ -416,15 +420,39 @@ async def test_a_ticket_id_out_of_the_databases_range_or_not_ascii_digits_is_ref
 
 async def test_ids_in_a_body_out_of_the_databases_range_are_refused_with_400(client):
     """Label ids of 2^57 failed with 500 on PostgreSQL ("integer out of range"); a transfer too."""
-    editor = await new_agent(client, "erik", role="editor")
+    editor = await new_agent(client, "erik", role="editor", online=False)
     response = await client.post(
         "/api/v1/editor/inbox/label", json={"ids": [2**57, 1], "intent": None}, headers=editor.auth
     )
     assert response.status == 400 and (await response.json())["error"]["message"].startswith("ids.0:")
     _, ticket_id = await queued_ticket(client)
-    await editor.call("POST", f"/tickets/{ticket_id}/claim")
-    refused = await editor.call("POST", f"/tickets/{ticket_id}/transfer", {"agent_id": 2**31}, expect=400)
+    anna = await new_agent(client, "anna")
+    await anna.call("POST", f"/tickets/{ticket_id}/claim")
+    refused = await anna.call("POST", f"/tickets/{ticket_id}/transfer", {"agent_id": 2**31}, expect=400)
     assert (await refused.json())["error"]["message"].startswith("agent_id:")
+
+
+async def test_an_editor_takes_no_chats_and_reads_no_customers_conversation(client):
+    """Editors review content: they could read a ticket's transcript and claim it before (found in a review)."""
+    erik = await new_agent(client, "erik", role="editor", online=False)
+    customer, ticket_id = await queued_ticket(client)
+    for method, path, body in [
+        ("PUT", "/presence", {"presence": "online"}),
+        ("GET", "/queue", None),
+        ("GET", "/chats", None),
+        ("GET", f"/tickets/{ticket_id}", None),
+        ("POST", f"/tickets/{ticket_id}/claim", None),
+        ("POST", f"/tickets/{ticket_id}/notes", {"text": "I was here"}),
+    ]:
+        response = await erik.call(method, path, body, expect=403)
+        assert (await response.json())["error"]["code"] == "agents_only", path
+    with pytest.raises(WSServerHandshakeError) as refused:  # the console's socket too
+        await client.ws_connect(f"/api/v1/agent/ws?token={erik.token}")
+    assert refused.value.status == 403
+    async with client.app[HUB].sessions() as session, session.begin():  # online from before this check existed
+        await session.execute(update(Agent).where(Agent.id == erik.id).values(presence="online"))
+    status = await (await client.get(f"/api/v1/conversations/{customer.id}", headers=customer.auth)).json()
+    assert status["queue"]["agents_online"] == 0  # the customer is not told someone could take their chat
 
 
 async def test_a_knowledge_base_search_with_an_unknown_language_or_category_is_refused(client):
