@@ -127,7 +127,7 @@ async def post(
                 raise
             async with hub.sessions() as session:  # the rollback expired what the transaction had read
                 conversation = await session.get(Conversation, conversation_id)
-                stored = await tickets.stored_message(session, conversation_id, client_id)
+                stored = await tickets.retried_message(session, conversation_id, client_id, "customer")
             retried = True
         if retried:
             replies = []

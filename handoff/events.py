@@ -7,6 +7,7 @@ pub/sub channel behind `publish`; the interface stays the same.)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
@@ -14,6 +15,7 @@ from collections.abc import Iterable
 from aiohttp import WSCloseCode, web
 
 log = logging.getLogger(__name__)
+SEND_TIMEOUT_S = 10.0  # how long one event may wait for a client to read what it was sent before
 
 
 class Events:
@@ -53,6 +55,9 @@ class Events:
 
     def connected_agents(self) -> set[int]:
         return set(self._agents)
+
+    def conversation_sockets(self, conversation_id: str) -> int:
+        return len(self._conversations.get(conversation_id, ()))
 
     def is_watched(self, conversation_id: str) -> bool:
         """Whether a customer socket of this conversation is open."""
@@ -97,7 +102,21 @@ async def _send(sockets: Iterable[web.WebSocketResponse], event: dict) -> None:
     targets = [s for s in list(sockets) if not s.closed]
     if not targets:
         return
-    results = await asyncio.gather(*(s.send_json(event) for s in targets), return_exceptions=True)
+    results = await asyncio.gather(*(_send_one(s, event) for s in targets), return_exceptions=True)
     for result in results:
         if isinstance(result, Exception):
             log.debug("dropping an event for a closing socket: %s", result)
+
+
+async def _send_one(socket: web.WebSocketResponse, event: dict) -> None:
+    """One event to one socket; a client that stopped reading (its buffers full) is closed after SEND_TIMEOUT_S
+    instead of holding up the sender (an agent's message, the wait-estimate refresh) for ever."""
+    try:
+        async with asyncio.timeout(SEND_TIMEOUT_S):
+            await socket.send_json(event)
+    except TimeoutError:
+        log.warning("closing a socket that has read nothing for %s s", SEND_TIMEOUT_S)
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(1):
+                await socket.close(code=WSCloseCode.POLICY_VIOLATION, message=b"not reading")
+        raise

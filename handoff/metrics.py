@@ -86,8 +86,13 @@ def parse_period(raw_from: str | None, raw_to: str | None, timezone: str, now: d
     """`from`/`to` as dates (YYYY-MM-DD, whole days in `timezone`, both inclusive) or ISO-8601 datetimes
     (`to` exclusive; without an offset in `timezone`). Defaults: the last `days` days up to today."""
     zone = ZoneInfo(timezone)
-    end = _moment(raw_to, zone, "to", end_of_day=True) if raw_to else _midnight(now.astimezone(zone).date(), zone, 1)
-    start = _moment(raw_from, zone, "from") if raw_from else end - timedelta(days=days)
+    try:
+        today = now.astimezone(zone).date()
+        end = _moment(raw_to, zone, "to", end_of_day=True) if raw_to else _midnight(today, zone, 1)
+        start = _moment(raw_from, zone, "from") if raw_from else end - timedelta(days=days)
+        start.astimezone(UTC), end.astimezone(UTC)
+    except OverflowError as exc:  # e.g. to=9999-12-31: the day after it is past what Python's dates hold
+        raise Invalid("from and to: dates well within the years 1 to 9999.", "invalid_period") from exc
     if start >= end:
         raise Invalid("from must be before to.", "invalid_period")
     if end - start > timedelta(days=MAX_DAYS):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from ipaddress import ip_address, ip_network
 
 from aiohttp import web
@@ -18,7 +19,9 @@ PAGE_CSP = (
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
 )
 CUSTOMER_API = "/api/v1/conversations"
-MAX_BODY = 16 * 1024  # bytes of a request body; messages themselves are limited to MAX_MESSAGE_CHARS
+# bytes of a request body: room for a message of MAX_MESSAGE_CHARS (2000) however a client escapes it ("\\ud83d\\ude00",
+# 12 bytes, for one emoji), so that an over-long message gets the precise 413 message_too_large, not this one
+MAX_BODY = 32 * 1024
 
 
 def error_body(code: str, message: str) -> dict:
@@ -139,6 +142,9 @@ async def widget_cors(request: web.Request, handler):
 
 
 NUL_MESSAGE = "Text may not contain the NUL character (U+0000)."
+SURROGATE_MESSAGE = "Text may not contain a lone UTF-16 surrogate (U+D800 to U+DFFF): it is not a character."
+_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+MAX_DEPTH = 32  # no body or frame of the API nests deeper than a few levels
 
 
 @web.middleware
@@ -151,33 +157,39 @@ async def no_nul(request: web.Request, handler):
 
 
 def parse_json(raw: str | bytes) -> object:
-    """JSON from a request body or a WebSocket frame; Invalid if it is not JSON or any text in it holds U+0000."""
-    return refuse_nul(load_json(raw))
+    """JSON from a request body or a WebSocket frame; Invalid if it is not JSON, is nested deeper than MAX_DEPTH, or
+    any text in it holds U+0000 or a lone surrogate."""
+    return refuse_bad_text(load_json(raw))
 
 
 def load_json(raw: str | bytes) -> object:
-    """JSON, any JSON; Invalid if it is not JSON."""
+    """JSON, any JSON; Invalid if it is not JSON (or nests so deep, or has a number so long, that Python refuses
+    to read it)."""
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise Invalid(f"The body is not valid JSON: {exc}", "invalid_json") from exc
+    except RecursionError as exc:
+        raise Invalid(f"The JSON is nested more than {MAX_DEPTH} levels deep.", "too_deep") from exc
+    except ValueError as exc:  # an integer of more than 4,300 digits
+        raise Invalid(f"The JSON holds a number Python will not read: {exc}", "invalid_json") from exc
 
 
-def refuse_nul(data: object) -> object:
-    """`data` as it is; Invalid if any text in it holds U+0000."""
-    if _holds_nul(data):
-        raise Invalid(NUL_MESSAGE, "invalid_characters")
+def refuse_bad_text(data: object) -> object:
+    """`data` as it is; Invalid if it nests deeper than MAX_DEPTH or any text in it (keys too) holds U+0000 or a
+    lone UTF-16 surrogate (JSON's "\\ud800" escape: no character, and no database can store it)."""
+    pending = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, str):
+            if (found := _NOT_TEXT.search(value)) is not None:
+                raise Invalid(NUL_MESSAGE if found.group() == "\x00" else SURROGATE_MESSAGE, "invalid_characters")
+        elif isinstance(value, dict | list):
+            if depth > MAX_DEPTH:
+                raise Invalid(f"The JSON is nested more than {MAX_DEPTH} levels deep.", "too_deep")
+            items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+            pending.extend((item, depth + 1) for item in items)
     return data
-
-
-def _holds_nul(value: object) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_holds_nul(item) for item in value)
-    return False
 
 
 async def json_body(request: web.Request) -> object:

@@ -441,7 +441,9 @@ async def agent_message(
             raise
         async with hub.sessions() as session:
             ticket = await session.get(Ticket, ticket_id)
-            return serialize.message(await stored_message(session, ticket.conversation_id, client_id))
+            return serialize.message(
+                await retried_message(session, ticket.conversation_id, client_id, "agent", agent.id)
+            )
     [sent] = await publish_messages(hub, conversation, [message], ticket.id)
     return sent
 
@@ -450,6 +452,21 @@ async def stored_message(session: AsyncSession, conversation_id: str, client_id:
     """The message a client already sent with this client_id (unique per conversation)."""
     query = select(Message).where(Message.conversation_id == conversation_id, Message.client_id == client_id)
     return await session.scalar(query)
+
+
+async def retried_message(
+    session: AsyncSession, conversation_id: str, client_id: str, sender: str, agent_id: int | None = None
+) -> Message:
+    """The message this sender already sent with this client_id: a retry, answered with what was stored. The
+    key is unique per conversation, so it may also be the other side's: then this message was not stored, and
+    the sender is told rather than handed the other side's message as its own."""
+    stored = await stored_message(session, conversation_id, client_id)
+    if stored is None or stored.sender != sender or stored.agent_id != agent_id:
+        raise Conflict(
+            "This client_id was already used for another message in this conversation; use a new one.",
+            "client_id_taken",
+        )
+    return stored
 
 
 async def step_message(hub: Hub, agent: Agent, ticket_id: int, article_id: str, step: int) -> dict:

@@ -46,7 +46,7 @@ async def signed_in(request: web.Request) -> tuple[Agent, AgentSession]:
     agent, record = await agents.session_agent(hub, request.cookies.get(COOKIE))
     if request.method not in SAFE_METHODS:
         sent = request.headers.get("X-CSRF-Token", "")
-        if not hmac.compare_digest(sent, record.csrf_token):
+        if not hmac.compare_digest(sent.encode("utf-8", "surrogateescape"), record.csrf_token.encode()):
             raise Forbidden("Missing or wrong X-CSRF-Token header.", "csrf_failed")
     return agent, record
 

@@ -9,19 +9,22 @@ import time
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from handoff import agents, conversations, tickets
-from handoff.errors import HubError, Invalid, TooLarge, Unauthorized
+from handoff.errors import HubError, Invalid, RateLimited, TooLarge, Unauthorized
 from handoff.hub import Hub
 from handoff.keys import HUB
-from handoff.middleware import allowed_origin, load_json, refuse_nul
+from handoff.middleware import MAX_BODY, allowed_origin, load_json, refuse_bad_text
 from handoff.schemas import is_id
 from handoff.views.agent import COOKIE, takes_chats
 from handoff.views.customer import bearer, client_address, limit_messages
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
-MAX_FRAME = 16 * 1024
+MAX_FRAME = MAX_BODY  # a frame carries a message as a body does
 SESSION_CHECK_S = 30  # how often an open console's session is checked again
 TYPING_REPEAT_S = 2.0  # a customer's unchanged typing state is passed on at most this often
+MAX_CLIENT_ID = 64  # as in the HTTP API (handoff/schemas.py)
+MAX_CUSTOMER_SOCKETS = 10  # one conversation's sockets (its tabs and windows): every event is copied to each
+TYPING_BURST, TYPING_PER_S = 10, 5.0  # typing frames passed on: a burst of 10, then 5 a second
 
 
 def _check_origin(request: web.Request, agent_side: bool) -> None:
@@ -49,7 +52,7 @@ async def _frames(socket: web.WebSocketResponse):
         data = None
         try:
             data = load_json(frame.data)
-            refuse_nul(data)
+            refuse_bad_text(data)
             if not isinstance(data, dict):
                 raise Invalid("Send JSON objects.", "invalid_json")
         except Invalid as exc:
@@ -61,7 +64,33 @@ async def _frames(socket: web.WebSocketResponse):
 def _client_id(data: object) -> str | None:
     """The client_id of a refused frame, if it was JSON and had one: the sender learns which message failed."""
     client_id = data.get("client_id") if isinstance(data, dict) else None
-    return client_id if isinstance(client_id, str) else None
+    if not isinstance(client_id, str) or len(client_id) > MAX_CLIENT_ID:
+        return None
+    try:
+        return refuse_bad_text(client_id)
+    except Invalid:
+        return None
+
+
+def checked_client_id(data: dict) -> str | None:
+    """A message frame's idempotency key, held to the HTTP API's rule (a string of at most 64 characters)."""
+    client_id = data.get("client_id")
+    if client_id is not None and (not isinstance(client_id, str) or not 1 <= len(client_id) <= MAX_CLIENT_ID):
+        raise Invalid(f"client_id: a string of 1 to {MAX_CLIENT_ID} characters.", "invalid_client_id")
+    return client_id
+
+
+async def _answer_frame(socket: web.WebSocketResponse, client_id: str | None, work) -> None:
+    """Run a frame's work; whatever goes wrong is answered on the socket, which stays open (an exception here
+    used to end it with an HTTP error page written into the WebSocket stream)."""
+    try:
+        await work
+    except HubError as exc:
+        await _reply_error(socket, exc, client_id)
+    except Exception:
+        log.exception("a socket frame failed")
+        internal = HubError("Something went wrong on our side. Please try again.", "internal")
+        await _reply_error(socket, internal, client_id)
 
 
 async def _reply(socket: web.WebSocketResponse, event: dict) -> None:
@@ -83,6 +112,10 @@ async def customer_socket(request: web.Request) -> web.WebSocketResponse:
     conversation_id = await conversations.authenticate(
         hub, request.match_info["conversation_id"], request.query.get("token") or bearer(request)
     )
+    if hub.events.conversation_sockets(conversation_id) >= MAX_CUSTOMER_SOCKETS:
+        raise RateLimited(
+            f"This conversation is open in {MAX_CUSTOMER_SOCKETS} windows already. Close one and try again.", 30
+        )
     socket = await _open(request)
     arriving = not hub.events.is_watched(conversation_id)  # their first open socket
     hub.events.join_conversation(conversation_id, socket)
@@ -92,20 +125,8 @@ async def customer_socket(request: web.Request) -> web.WebSocketResponse:
     typing = TypingRelay()
     try:
         async for data in _frames(socket):
-            kind = data.get("type")
-            if kind == "typing":
-                if typing.due(is_typing := bool(data.get("typing")), time.monotonic()):
-                    await _customer_typing(hub, conversation_id, is_typing)
-            elif kind == "message":
-                client_id = data.get("client_id")
-                try:
-                    await limit_messages(hub, conversation_id, address)
-                    result = await conversations.post(
-                        hub, conversation_id, text=data.get("text"), client_id=client_id, with_state=False
-                    )
-                    await _reply(socket, {"type": "ack", "client_id": client_id, "message": result["customer_message"]})
-                except HubError as exc:
-                    await _reply_error(socket, exc, client_id)
+            frame = _customer_frame(hub, socket, conversation_id, address, typing, data)
+            await _answer_frame(socket, _client_id(data), frame)
     finally:
         hub.events.leave_conversation(conversation_id, socket)
         hub.saw_customer(conversation_id)  # away counts from now
@@ -114,17 +135,37 @@ async def customer_socket(request: web.Request) -> web.WebSocketResponse:
     return socket
 
 
+async def _customer_frame(hub: Hub, socket, conversation_id: str, address: str, typing, data: dict) -> None:
+    kind = data.get("type")
+    if kind == "typing":
+        if typing.due(is_typing := bool(data.get("typing")), time.monotonic()):
+            await _customer_typing(hub, conversation_id, is_typing)
+    elif kind == "message":
+        client_id = checked_client_id(data)
+        await limit_messages(hub, conversation_id, address)
+        text = data.get("text")
+        result = await conversations.post(hub, conversation_id, text=text, client_id=client_id, with_state=False)
+        await _reply(socket, {"type": "ack", "client_id": client_id, "message": result["customer_message"]})
+
+
 class TypingRelay:
     """Which of a socket's typing frames reach the agent: every change, and a repeat of "typing" at most every
-    TYPING_REPEAT_S (a client that sends one per keystroke costs a database read and an event each)."""
+    TYPING_REPEAT_S (a client that sends one per keystroke costs a database read and an event each); and however
+    they alternate, no more than a burst of TYPING_BURST and then TYPING_PER_S a second."""
 
     def __init__(self) -> None:
         self._state: bool | None = None
         self._at = float("-inf")
+        self._tokens, self._filled_at = float(TYPING_BURST), float("-inf")
 
     def due(self, typing: bool, now: float) -> bool:
         if typing == self._state and now - self._at < TYPING_REPEAT_S:
             return False
+        self._tokens = min(TYPING_BURST, self._tokens + (now - self._filled_at) * TYPING_PER_S)
+        self._filled_at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
         self._state, self._at = typing, now
         return True
 
@@ -186,7 +227,7 @@ async def agent_socket(request: web.Request) -> web.WebSocketResponse:
     try:
         async for data in _frames(socket):
             # each frame in its own task: one slow write never holds up the agent's other chats
-            task = asyncio.create_task(_agent_frame(hub, agent, socket, data))
+            task = asyncio.create_task(_answer_frame(socket, _client_id(data), _agent_frame(hub, agent, socket, data)))
             pending.add(task)
             task.add_done_callback(pending.discard)
     finally:
@@ -222,18 +263,15 @@ async def _agent_frame(hub: Hub, agent, socket: web.WebSocketResponse, data: dic
                 ticket.conversation_id, {"type": "typing", "sender": "agent", "typing": bool(data.get("typing"))}
             )
     elif kind == "message":
-        client_id = data.get("client_id")
-        try:
-            text = data.get("text")
-            if not isinstance(text, str) or not is_id(data.get("ticket_id")):
-                raise Invalid("A message needs ticket_id (number) and text (string).", "invalid_message")
-            if len(text) > hub.settings.max_message_chars:
-                raise TooLarge(f"At most {hub.settings.max_message_chars} characters per message.", "message_too_large")
-            async with hub.lock(f"ticket:{data['ticket_id']}"):  # a chat's messages stay in order
-                message = await tickets.agent_message(hub, agent, data["ticket_id"], text, client_id=client_id)
-            await _reply(socket, {"type": "ack", "client_id": client_id, "message": message})
-        except HubError as exc:
-            await _reply_error(socket, exc, client_id)
+        client_id = checked_client_id(data)
+        text = data.get("text")
+        if not isinstance(text, str) or not is_id(data.get("ticket_id")):
+            raise Invalid("A message needs ticket_id (number) and text (string).", "invalid_message")
+        if len(text) > hub.settings.max_message_chars:
+            raise TooLarge(f"At most {hub.settings.max_message_chars} characters per message.", "message_too_large")
+        async with hub.lock(f"ticket:{data['ticket_id']}"):  # a chat's messages stay in order
+            message = await tickets.agent_message(hub, agent, data["ticket_id"], text, client_id=client_id)
+        await _reply(socket, {"type": "ack", "client_id": client_id, "message": message})
 
 
 def schedule_requeue(hub: Hub, agent_id: int, delay: float | None = None) -> None:

@@ -14,7 +14,7 @@ from bot.settings import PROJECT_DIR
 from handoff.keys import HUB
 from handoff.models import Agent
 from handoff.views import sockets
-from tests.hub.conftest import PASSWORD, new_agent, queued_ticket
+from tests.hub.conftest import PASSWORD, new_agent, new_customer, queued_ticket
 
 
 async def test_a_wrong_password_and_an_unknown_user_get_the_same_answer(client):
@@ -58,6 +58,8 @@ async def test_cookie_sessions_need_the_csrf_token_for_changes(client):
     assert refused.status == 403 and (await refused.json())["error"]["code"] == "csrf_failed"
     accepted = await client.put("/api/v1/agent/presence", json={"presence": "online"}, headers={"X-CSRF-Token": csrf})
     assert accepted.status == 200
+    wrong = await client.put("/api/v1/agent/presence", json={"presence": "online"}, headers={"X-CSRF-Token": "ä" * 3})
+    assert wrong.status == 403  # a token that is not ASCII failed with 500 (compare_digest takes ASCII text only)
 
 
 async def test_signing_out_ends_the_session(client):
@@ -408,6 +410,32 @@ async def test_text_with_a_nul_character_is_refused_everywhere_before_it_reaches
         )
         assert response.status == 400 and (await response.json())["error"]["code"] == "invalid_characters"
     assert (await anna.json("GET", f"/tickets/{ticket_id}"))["notes"] == []
+
+
+@pytest.mark.parametrize(
+    "body, code",
+    [
+        ('{"text": "half a character \\ud83d"}', "invalid_characters"),  # a lone surrogate: no database stores it
+        ("[" * 5000 + "]" * 5000, "too_deep"),
+        ('{"text": "x", "client_id": ' + "[" * 40 + "]" * 40 + "}", "too_deep"),
+        ('{"text": "x", "client_id": ' + "9" * 5000 + "}", "invalid_json"),  # past Python's 4,300 digits
+    ],
+)
+async def test_bodies_python_cannot_read_or_no_database_can_store_are_refused_with_400(client, body, code):
+    """Each failed with 500 (found in a review): UnicodeEncodeError in the database, RecursionError, ValueError."""
+    customer = await new_customer(client)
+    response = await client.post(
+        f"/api/v1/conversations/{customer.id}/messages",
+        data=body,
+        headers={**customer.auth, "Content-Type": "application/json"},
+    )
+    assert response.status == 400 and (await response.json())["error"]["code"] == code
+    _, ticket_id = await queued_ticket(client)
+    anna = await new_agent(client, f"anna{len(body)}")
+    await anna.call("POST", f"/tickets/{ticket_id}/claim")
+    headers = {**anna.auth, "Content-Type": "application/json"}
+    response = await client.post(f"/api/v1/agent/tickets/{ticket_id}/messages", data=body, headers=headers)
+    assert response.status == 400 and (await response.json())["error"]["code"] == code
 
 
 @pytest.mark.parametrize("raw", ["2147483648", "99999999999999999999", "\u00b2", "\u0663", "-1", "1.0"])

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
 
 from handoff.app import create_app
-from tests.hub.conftest import new_agent, new_customer
+from tests.hub.conftest import new_agent, new_customer, queued_ticket
 
 
 async def test_a_conversation_starts_with_the_bot_in_the_chosen_language(client):
@@ -44,6 +45,13 @@ async def test_a_message_over_the_limit_is_refused_with_413_and_nothing_is_store
     assert response.status == 413
     error = (await response.json())["error"]
     assert error["code"] == "message_too_large" and "2000" in error["message"]
+    escaped = json.dumps({"text": "\U0001f600" * 2001})  # 12 bytes a character: 24 KB, and still the precise error
+    response = await client.post(
+        f"/api/v1/conversations/{customer.id}/messages",
+        data=escaped,
+        headers={**customer.auth, "Content-Type": "application/json"},
+    )
+    assert response.status == 413 and (await response.json())["error"]["code"] == "message_too_large"
     assert (await customer.messages())["messages"] == []
 
 
@@ -51,7 +59,7 @@ async def test_an_oversized_body_is_refused_with_413(client):
     customer = await new_customer(client)
     response = await client.post(
         f"/api/v1/conversations/{customer.id}/messages",
-        data=b'{"text": "' + b"a" * 20000 + b'"}',
+        data=b'{"text": "' + b"a" * 40000 + b'"}',
         headers={**customer.auth, "Content-Type": "application/json"},
     )
     assert response.status == 413
@@ -185,6 +193,25 @@ async def test_a_retried_message_with_the_same_client_id_is_stored_once(client):
     assert first["customer_message"]["id"] == second["customer_message"]["id"]
     customer_messages = [m for m in (await customer.messages())["messages"] if m["sender"] == "customer"]
     assert len(customer_messages) == 1
+
+
+async def test_a_client_id_the_other_side_used_is_refused_not_taken_for_a_retry(client):
+    """Found in a review: an agent's message with the customer's client_id was answered 201 with the customer's
+    message, and the agent's own text ("do not open the device") was never stored."""
+    customer, ticket_id = await queued_ticket(client)
+    anna = await new_agent(client, "anna")
+    await anna.call("POST", f"/tickets/{ticket_id}/claim")
+    assert (await customer.say("my phone is hot", client_id="msg-1")).status == 200
+    body = {"text": "IMPORTANT: do not open the device", "client_id": "msg-1"}
+    refused = await anna.call("POST", f"/tickets/{ticket_id}/messages", body, expect=409)
+    assert (await refused.json())["error"]["code"] == "client_id_taken"
+    await anna.call("POST", f"/tickets/{ticket_id}/messages", {**body, "client_id": "agent-1"}, expect=201)
+    again = await anna.json("POST", f"/tickets/{ticket_id}/messages", {**body, "client_id": "agent-1"}, expect=201)
+    assert again["message"]["text"] == body["text"]  # a true retry still gets its own message back
+    texts = [m["text"] for m in (await customer.messages())["messages"] if m["sender"] == "agent"]
+    assert texts == [body["text"]]
+    refused = await customer.say("again", client_id="agent-1")
+    assert refused.status == 409 and (await refused.json())["error"]["code"] == "client_id_taken"
 
 
 async def test_polling_returns_only_messages_after_the_given_id(client):

@@ -433,7 +433,14 @@ async def test_the_metrics_api_refuses_strangers_and_bad_filters(client):
     assert (await client.get("/api/v1/agent/metrics")).status == 401
     assert (await client.get("/api/v1/agent/articles/health")).status == 401
     anna = await new_agent(client, "anna")
-    for query in ("from=2026-11-10&to=2026-11-01", "from=yesterday", "language=fr", "category=toaster"):
+    for query in (
+        "from=2026-11-10&to=2026-11-01",
+        "from=yesterday",
+        "language=fr",
+        "category=toaster",
+        "from=9999-12-25&to=9999-12-31",  # the day after the last one is past Python's dates: it failed with 500
+        "from=0001-01-01&to=0001-01-03",  # as UTC, midnight in Berlin is in the year 0
+    ):
         response = await anna.call("GET", f"/metrics?{query}", expect=400)
         assert (await response.json())["error"]["code"].startswith("invalid")
     await anna.call("GET", "/metrics?from=2024-01-01&to=2026-01-01", expect=400)

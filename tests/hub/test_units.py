@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aiohttp import WSCloseCode
 from openapi_spec_validator import validate
 
-from handoff import schemas
+from handoff import events, schemas
 from handoff.app import create_app
 from handoff.availability import parse_opening_hours
 from handoff.models import Agent, Ticket
@@ -46,7 +49,7 @@ def _ticket(id_, priority_rank=1, minutes_ago=0, category="phone", language="en"
 
 
 def _agent(id_, capacity=2, categories=(), languages=()):
-    return Agent(id=id_, capacity=capacity, categories=list(categories), languages=list(languages))
+    return Agent(id=id_, role="agent", capacity=capacity, categories=list(categories), languages=list(languages))
 
 
 def test_the_place_in_line_counts_only_tickets_ahead_for_the_same_agents():
@@ -162,3 +165,33 @@ def test_a_customers_typing_reaches_the_agent_on_every_change_and_repeats_at_mos
         for typing, at in [(True, 0.0), (True, 0.5), (True, 1.9), (True, 2.1), (False, 2.2), (False, 2.3), (True, 2.4)]
     ]
     assert seen == [True, False, False, True, True, False, True]
+
+
+def test_typing_that_alternates_as_fast_as_a_script_can_is_passed_on_a_few_times_a_second():
+    """A review sent 4,000 alternating frames in 3 s and the agent's console got 3,057 typing events."""
+    relay = TypingRelay()
+    passed = [at for n in range(4000) if relay.due(n % 2 == 0, at := n * 0.00075)]
+    assert len(passed) <= 10 + 3 * 5 + 1  # the burst, then 5 a second
+    assert passed[-1] > 2.5  # and still passed on, at that pace, while it lasts
+
+
+async def test_an_event_for_a_client_that_stopped_reading_gives_up_and_closes_its_socket(monkeypatch):
+    """A client that never reads fills its buffers; sending to it used to wait for ever, holding up the agent
+    whose message it was, or the wait-estimate refresh for every other customer."""
+
+    class Stuck:  # a socket whose buffers are full: a send never finishes
+        closed, close_code = False, None
+
+        async def send_json(self, event: dict) -> None:
+            await asyncio.Event().wait()
+
+        async def close(self, code: int, message: bytes) -> None:
+            self.close_code = code
+
+    monkeypatch.setattr(events, "SEND_TIMEOUT_S", 0.2)
+    listening = events.Events()
+    stuck = Stuck()
+    listening.join_conversation("c", stuck)
+    started = time.monotonic()
+    await listening.to_conversation("c", {"type": "message"})
+    assert time.monotonic() - started < 1.5 and stuck.close_code == WSCloseCode.POLICY_VIOLATION

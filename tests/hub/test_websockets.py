@@ -123,6 +123,46 @@ async def test_a_malformed_frame_gets_an_error_and_the_socket_stays_open(client)
     assert (error["client_id"], error["error"]["code"]) == ("big", "message_too_large")
 
 
+async def test_hostile_frames_on_either_socket_are_answered_and_neither_socket_closes(client):
+    """Found in a review: a client_id that was no string, a lone surrogate or deep nesting ended the customer's
+    socket with an HTTP error page written into the stream (close code 1002), and the agent got no answer."""
+    customer, ticket_id, agent_socket, customer_socket = await _claimed_chat(client)
+    hostile = [
+        ('{"type": "message", "text": "hi", "client_id": {"a": 1}}', "invalid_client_id"),
+        ('{"type": "message", "text": "hi", "client_id": ["l"]}', "invalid_client_id"),
+        ('{"type": "message", "text": "hi", "client_id": "' + "k" * 65 + '"}', "invalid_client_id"),
+        ('{"type": "message", "text": "hi \\ud800", "client_id": "s"}', "invalid_characters"),
+        ('{"type": "message", "text": "hi", "client_id": "hi\\ud800"}', "invalid_characters"),
+        ("[" * 5000 + "]" * 5000, "too_deep"),
+        ('{"type": "message", "a": ' + "[" * 40 + "]" * 40 + "}", "too_deep"),
+    ]
+    for raw, code in hostile:
+        for socket in (customer_socket, agent_socket):
+            frame = raw if socket is customer_socket else raw.replace('"text"', f'"ticket_id": {ticket_id}, "text"')
+            await socket.send_str(frame)
+            assert (await _next(socket, "error"))["error"]["code"] == code, (frame[:80], socket is customer_socket)
+    await customer_socket.send_json({"type": "message", "text": "still here", "client_id": "ok"})
+    assert (await _next(customer_socket, "ack"))["client_id"] == "ok"
+    assert (await _next(agent_socket, "message"))["message"]["text"] == "still here"
+    await agent_socket.send_json({"type": "message", "ticket_id": ticket_id, "text": "me too", "client_id": "a"})
+    assert (await _next(agent_socket, "ack"))["client_id"] == "a"
+
+
+async def test_a_conversation_opens_in_at_most_ten_windows(client):
+    customer = await new_customer(client)
+    url = f"/api/v1/conversations/{customer.id}/ws?token={customer.token}"
+    sockets = [await client.ws_connect(url) for _ in range(10)]
+    try:
+        await client.ws_connect(url)
+    except WSServerHandshakeError as exc:
+        assert exc.status == 429
+    else:
+        raise AssertionError("an eleventh socket was accepted")
+    await sockets[0].close()
+    await asyncio.sleep(0.05)
+    await (await client.ws_connect(url)).close()  # a closed window makes room
+
+
 async def test_a_websocket_needs_the_conversations_token(client):
     customer, other = await new_customer(client), await new_customer(client)
     try:
