@@ -96,7 +96,9 @@ async def history(hub: Hub, conversation_id: str, after: int | None) -> dict:
 
 
 def _brief(state: dict) -> dict:
-    return {"state": state["state"], "queue": state["queue"], "agent": state["agent"]}
+    """What every answer says of the conversation: its state, queue place and agent, and its language (the bot
+    follows the customer's, and the widget switches with it at once, not only after a reload)."""
+    return {key: state[key] for key in ("state", "queue", "agent", "language")}
 
 
 # -- a customer message --------------------------------------------------------------------------------------
@@ -139,7 +141,7 @@ async def post(
     if not with_state:
         return result
     if conversation.state == "bot":  # the common case needs no further read
-        return {**result, "state": "bot", "queue": None, "agent": None}
+        return {**result, "state": "bot", "queue": None, "agent": None, "language": conversation.language}
     return {**result, **_brief(await status(hub, conversation_id))}
 
 

@@ -146,9 +146,12 @@ async def refresh_waiting(hub: Hub) -> None:
         return
     async with hub.sessions() as session:
         snap = await queue_snapshot(session, hub)
-    for ticket in (t for t in snap.queued if t.conversation_id in watched):
+        waiting = [t for t in snap.queued if t.conversation_id in watched]
+        languages = await _by_conversation(session, Conversation.language, [t.conversation_id for t in waiting])
+    for ticket in waiting:
+        event = {"type": "state", "state": "queued", "queue": snap.info(ticket), "agent": None}
         await hub.events.to_conversation(
-            ticket.conversation_id, {"type": "state", "state": "queued", "queue": snap.info(ticket), "agent": None}
+            ticket.conversation_id, {**event, "language": languages[ticket.conversation_id]}
         )
 
 
@@ -189,6 +192,7 @@ async def publish_state(hub: Hub, conversation: Conversation, agent: Agent | Non
             "state": conversation.state,
             "queue": queue,
             "agent": {"display_name": agent.display_name} if agent else None,
+            "language": conversation.language,
         },
     )
 
@@ -239,11 +243,14 @@ def chat_summary(hub: Hub, ticket: Ticket, agent: Agent, email: str | None) -> d
 
 
 async def _emails(session: AsyncSession, conversation_ids: list[str]) -> dict[str, str | None]:
+    return await _by_conversation(session, Conversation.email, conversation_ids)
+
+
+async def _by_conversation(session: AsyncSession, column, conversation_ids: list[str]) -> dict:
+    """One column of these conversations, by id (one read)."""
     if not conversation_ids:
         return {}
-    rows = await session.execute(
-        select(Conversation.id, Conversation.email).where(Conversation.id.in_(conversation_ids))
-    )
+    rows = await session.execute(select(Conversation.id, column).where(Conversation.id.in_(conversation_ids)))
     return dict(rows.all())
 
 

@@ -27,6 +27,7 @@
   const POLL_MS = 3000;
   const RECONNECT_MAX_MS = 30000;
   const SOCKET_STABLE_MS = 10000; // a socket open this long resets the reconnect backoff
+  const BACK_TO_BOT = "/back_to_bot"; // the hub's "back to the assistant" button (handoff/tickets.py)
   const TYPING_THROTTLE_MS = 2000;
   const TYPING_IDLE_MS = 3000;
   const REMOTE_TYPING_TIMEOUT_MS = 10000;
@@ -50,6 +51,7 @@
       subtitleQueued: "Connecting you with our team",
       subtitleAgent: "Support team",
       subtitleClosed: "Conversation ended",
+      subtitleEscalated: "Passed on to our specialists",
       welcome: "Hi! Describe the problem with your camera, phone or notebook.",
       conversationLabel: "Conversation",
       assistant: "Assistant",
@@ -85,6 +87,7 @@
       ratingMissing: "Please choose 1 to 5 stars.",
       ratingThanks: "Thank you for your feedback!",
       ended: "This conversation has ended.",
+      endedEscalated: "This chat has ended; your case goes on by e-mail.",
       newConversation: "Start a new conversation",
       retry: "Retry",
       offline: "Connection lost. Reconnecting…",
@@ -114,6 +117,7 @@
       subtitleQueued: "Wir verbinden Sie mit unserem Team",
       subtitleAgent: "Support-Team",
       subtitleClosed: "Gespräch beendet",
+      subtitleEscalated: "An unsere Fachleute übergeben",
       welcome: "Hallo! Beschreiben Sie das Problem mit Ihrer Kamera, Ihrem Handy oder Notebook.",
       conversationLabel: "Gesprächsverlauf",
       assistant: "Assistent",
@@ -149,6 +153,7 @@
       ratingMissing: "Bitte wählen Sie 1 bis 5 Sterne.",
       ratingThanks: "Vielen Dank für Ihre Bewertung!",
       ended: "Dieses Gespräch ist beendet.",
+      endedEscalated: "Dieser Chat ist beendet; Ihr Fall geht per E-Mail weiter.",
       newConversation: "Neues Gespräch beginnen",
       retry: "Erneut versuchen",
       offline: "Verbindung unterbrochen. Neuer Versuch läuft …",
@@ -604,6 +609,7 @@
     for (const button of buttons) {
       const title = button.title || button.payload;
       const el = h("button", { type: "button", class: "choice", "data-testid": "choice", text: title });
+      el.dataset.payload = button.payload;
       el.addEventListener("click", () => chooseButton(el, title, button.payload));
       group.append(el);
     }
@@ -619,11 +625,16 @@
     if (byKeyboard) ui.input.focus(); // the buttons are now disabled; keep keyboard users in the composer
   }
 
-  /** Only the newest message's buttons can be used. */
+  /** Only the newest message's buttons can be used; and while the customer waits, the newest "back to the
+   * assistant", however much was written since (the hub accepts it at any time in the queue). */
   function refreshChoices() {
     const last = ui.log.lastElementChild;
     const closed = state.status === "closed";
-    for (const button of ui.log.querySelectorAll(".choice")) button.disabled = closed || !last.contains(button);
+    const leaving = state.status === "queued" ? ui.log.querySelectorAll(`.choice[data-payload="${BACK_TO_BOT}"]`) : [];
+    const leave = leaving[leaving.length - 1];
+    for (const button of ui.log.querySelectorAll(".choice")) {
+      button.disabled = closed || !(last.contains(button) || button === leave);
+    }
   }
 
   function addPending(text, texts, clientId) {
@@ -1062,7 +1073,8 @@
     setText(ui.agentName, name);
     ui.avatar.classList.toggle("avatar--agent", Boolean(name));
     setText(ui.avatarInitial, name ? Array.from(name.trim())[0].toUpperCase() : "");
-    setText(ui.subtitle, t(SUBTITLES[state.status] || "subtitleBot"));
+    const escalated = state.status === "closed" && state.escalated;
+    setText(ui.subtitle, t(escalated ? "subtitleEscalated" : SUBTITLES[state.status] || "subtitleBot"));
   }
 
   function queueSentence(queue) {
@@ -1115,11 +1127,14 @@
     const hadFocus = ui.composer.contains(ui.shadow.activeElement);
     ui.composer.hidden = closed;
     ui.ended.hidden = !closed;
+    ui.endedText.hidden = state.escalated; // the case is not over: third level answers by e-mail
+    ui.endedEscalated.hidden = !state.escalated;
     if (closed && hadFocus) ui.newConversation.focus();
   }
 
   function renderRating() {
-    const showForm = !state.rated && (state.status === "closed" || state.ratingRequested);
+    // an escalated case is not over yet: no "how did we do?" while third level still works on it
+    const showForm = !state.rated && !state.escalated && (state.status === "closed" || state.ratingRequested);
     const showThanks = state.rated && state.ratedHere;
     const appears = showForm && ui.ratingForm.hidden;
     const stick = appears && isNearBottom();
@@ -1276,7 +1291,10 @@
     const errorBox = h("div", { class: "error", role: "alert", "data-testid": "error", hidden: true }, errorText, retryButton);
     const newConversation = tr(h("button", { type: "button", class: "button", "data-testid": "new-conversation" }),
       "newConversation");
-    const ended = h("div", { class: "ended", hidden: true }, tr(h("p", { class: "ended-text" }), "ended"), newConversation);
+    const endedText = tr(h("p", { class: "ended-text" }), "ended");
+    const endedEscalated = tr(h("p", { class: "ended-text", hidden: true }), "endedEscalated");
+    const ended = h("div", { class: "ended", hidden: true, "data-testid": "ended" }, endedText, endedEscalated,
+      newConversation);
     const input = tr(h("textarea", {
       id: "sw-input", class: "input", rows: 1, maxlength: MAX_LENGTH, "data-testid": "input",
       "aria-describedby": "sw-counter", enterkeyhint: "send",
@@ -1299,7 +1317,8 @@
       shadow, root, launcher, badge, panel, avatar, avatarInitial, titleText, agentName, subtitle, closeButton,
       queue, queueText, queueNotice, emailForm, emailInput, emailSubmit, emailError, emailDone, offline, scroller, log,
       typing, typingLabel, rating, ratingForm, starGroup, stars, ratingComment, ratingError, ratingSubmit, ratingThanks,
-      errorBox, errorText, retryButton, ended, newConversation, composer, input, send, counter,
+      errorBox, errorText, retryButton, ended, endedText, endedEscalated, newConversation, composer, input, send,
+      counter,
     };
   }
 

@@ -20,6 +20,26 @@ async def test_a_conversation_starts_with_the_bot_in_the_chosen_language(client)
     assert (data["language"], data["state"]) == ("de", "bot")
 
 
+async def test_every_answer_says_the_conversations_language_which_follows_the_customer(client):
+    """The widget switches its own texts with it at once (found in a review: it stayed English until a reload
+    while the bot and the hub's notices had switched to German)."""
+    response = await client.post("/api/v1/conversations", json={"language": "en"})
+    data = await response.json()
+    auth = {"Authorization": f"Bearer {data['token']}"}
+    url = f"/api/v1/conversations/{data['id']}/messages"
+    german = {"text": "Mein Handy lädt seit gestern nicht mehr"}
+    reply = await (await client.post(url, json=german, headers=auth)).json()
+    assert reply["language"] == "de"
+    assert (await (await client.get(url, headers=auth)).json())["language"] == "de"
+    socket = await client.ws_connect(f"/api/v1/conversations/{data['id']}/ws?token={data['token']}")
+    await client.post(url, json={"payload": "/request_human"}, headers=auth)
+    async with asyncio.timeout(5):
+        while (event := await socket.receive_json())["type"] != "state":
+            pass
+    assert (event["state"], event["language"]) == ("queued", "de")
+    await socket.close()
+
+
 async def test_the_language_defaults_to_the_browser_language(client):
     response = await client.post("/api/v1/conversations", headers={"Accept-Language": "de-AT,de;q=0.9"})
     assert (await response.json())["language"] == "de"

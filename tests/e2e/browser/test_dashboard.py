@@ -169,8 +169,12 @@ def test_the_dashboard_shows_the_figures_charts_and_flagged_articles(live_hub, p
     page.get_by_test_id("username").fill(username)
     page.get_by_test_id("password").fill(PASSWORD)
     page.get_by_test_id("sign-in").click()
-    page.get_by_test_id("nav-dashboard").click()
+    console = page
+    with console.context.expect_page() as opened:  # a new tab: the console, and the agent's chats, stay open
+        console.get_by_test_id("nav-dashboard").click()
+    page = opened.value
     expect(page).to_have_url(f"{live_hub.url}/console/dashboard")
+    expect(console).to_have_url(f"{live_hub.url}/console")
     expect(page.get_by_test_id("me-name")).to_have_text("Dana Fischer")
 
     page.get_by_test_id("range-custom").click()

@@ -175,6 +175,8 @@ def test_a_waiting_customer_goes_back_to_the_assistant_and_leaves_the_agents_que
     hand_over(customer, "My camera battery is empty after a few photos")
     expect(console.get_by_test_id("queue-item").filter(has_text="after a few photos")).to_be_visible(timeout=10_000)
     screenshot(customer, "widget-queued")
+    customer_says(customer, "Hello? Is anyone there?")  # a newer message: leaving the queue still works
+    expect(messages(customer, "customer").last).to_contain_text("anyone there")
     customer.get_by_role("button", name="Back to the assistant").last.click()
     expect(customer.get_by_test_id("queue")).to_be_hidden(timeout=10_000)
     expect(messages(customer, "system").last).to_contain_text("left the queue", timeout=10_000)
@@ -194,11 +196,21 @@ def test_an_escalated_customer_without_an_address_is_offered_the_email_form(live
     expect(messages(customer, "system").last).to_contain_text("e-mail", timeout=10_000)
     form = customer.get_by_test_id("email-form")
     expect(form).to_be_visible()
+    expect(customer.get_by_test_id("ended")).to_contain_text("goes on by e-mail")  # not "ended", not "rate us"
+    expect(customer.get_by_test_id("rating")).to_be_hidden()
     screenshot(customer, "widget-escalated")
     form.get_by_role("textbox").fill("kim@example.com")
     form.get_by_role("button").click()
     expect(customer.get_by_test_id("queue")).to_contain_text("kim@example.com", timeout=10_000)
     expect(form).to_be_hidden()
+
+
+def test_the_widget_speaks_the_language_the_customer_writes_at_once(live_hub, page_for):
+    customer = open_shop(page_for(locale="en-US"), live_hub)
+    expect(customer.get_by_test_id("input")).to_have_attribute("placeholder", "Write a message…")
+    customer_says(customer, "Mein Handy lädt seit gestern nicht mehr richtig")
+    expect(messages(customer, "bot").first).to_be_visible(timeout=20_000)
+    expect(customer.get_by_test_id("input")).to_have_attribute("placeholder", "Nachricht schreiben …")
 
 
 def test_a_refusal_is_explained_in_the_customers_language_with_the_wait(live_hub, page_for):
