@@ -432,13 +432,20 @@ PERIOD_QUERY = [
         "name": "from",
         "in": "query",
         "schema": {"type": "string"},
-        "description": "YYYY-MM-DD (whole day in HUB_TIMEZONE) or ISO-8601 date-time; default: 6 days before today",
+        "description": "YYYY-MM-DD (whole day in HUB_TIMEZONE) or ISO-8601 date-time; default: `days` before `to`",
     },
     {
         "name": "to",
         "in": "query",
         "schema": {"type": "string"},
-        "description": "YYYY-MM-DD (inclusive) or ISO-8601 date-time (exclusive); default: today",
+        "description": "YYYY-MM-DD (inclusive) or ISO-8601 date-time (exclusive); default: today in HUB_TIMEZONE",
+    },
+    {
+        "name": "days",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 366, "default": 7},
+        "description": "without `from`: the period is this many whole days up to `to` (so `days=7` alone is the last "
+        "7 days up to today in the hub's time zone, whatever the browser's clock says)",
     },
     LANGUAGE_QUERY,
     {"name": "category", "in": "query", "schema": {"enum": [*CATEGORIES, UNKNOWN]}},

@@ -72,6 +72,12 @@ function isoDay(date) {
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
 }
 
+/** The first and last day of a period as YYYY-MM-DD in its time zone (its end is exclusive). */
+function periodDays(period) {
+  const day = new Intl.DateTimeFormat("en-CA", { timeZone: period.timezone, year: "numeric", month: "2-digit", day: "2-digit" });
+  return { from: day.format(new Date(period.from)), to: day.format(new Date(Date.parse(period.to) - 1)) };
+}
+
 function dayFormat(timeZone, options) {
   return new Intl.DateTimeFormat("en-GB", { timeZone, ...options });
 }
@@ -90,11 +96,7 @@ function query() {
     params.set("from", $("from").value);
     params.set("to", $("to").value);
   } else {
-    const today = new Date();
-    const from = new Date(today);
-    from.setDate(today.getDate() - (Number(state.range) - 1));
-    params.set("from", isoDay(from));
-    params.set("to", isoDay(today));
+    params.set("days", state.range); // up to today in the hub's time zone: the browser's "today" may differ
   }
   for (const name of ["language", "category"]) {
     if ($(name).value) params.set(name, $(name).value);
@@ -135,7 +137,6 @@ function customChanged() {
 async function load({ quiet = false } = {}) {
   const request = ++state.request;
   const params = query();
-  state.lastPeriod = { from: params.get("from"), to: params.get("to") };
   if (!quiet) document.body.classList.add("is-loading");
   try {
     const [metrics, health] = await Promise.all([
@@ -161,6 +162,7 @@ function showError(message) {
 
 function render(metrics, health) {
   state.shown = { metrics, health };
+  state.lastPeriod = periodDays(metrics.period);
   renderPeriod(metrics);
   renderKpis(metrics.overall);
   renderReasons(metrics.overall);

@@ -13,6 +13,7 @@ from bot.language import SUPPORTED
 from handoff import metrics
 from handoff.errors import Invalid
 from handoff.keys import HUB
+from handoff.schemas import whole_number
 from handoff.views.agent import current_agent
 
 routes = web.RouteTableDef()
@@ -21,7 +22,11 @@ routes = web.RouteTableDef()
 def _filters(request: web.Request) -> tuple[metrics.Period, str | None, str | None]:
     hub = request.app[HUB]
     query = request.query
-    period = metrics.parse_period(query.get("from"), query.get("to"), hub.settings.hub_timezone, hub.now())
+    days = whole_number(query.get("days", "7"), highest=metrics.MAX_DAYS)
+    if not days:
+        raise Invalid(f"days: a whole number from 1 to {metrics.MAX_DAYS}.", "invalid_days")
+    zone, now = hub.settings.hub_timezone, hub.now()
+    period = metrics.parse_period(query.get("from"), query.get("to"), zone, now, days)
     language = query.get("language") or None
     if language is not None and language not in SUPPORTED:
         raise Invalid(f"language: one of {', '.join(SUPPORTED)}.", "invalid_language")

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -427,6 +428,24 @@ async def test_the_metrics_api_answers_signed_in_agents_with_the_figures(client)
     assert result["overall"]["abandoned_in_queue"]["count"] == 1
     assert (await anna.json("GET", "/metrics?language=de"))["overall"]["conversations"] == 1
     assert (await anna.json("GET", "/metrics?category=notebook"))["overall"]["conversations"] == 1
+
+
+async def test_the_dashboards_presets_count_days_up_to_today_where_the_hub_is(client):
+    """The dashboard took "today" from the browser's clock: in UTC, with Berlin already in the next day, "last 7
+    days" left out the day's conversations (found in a browser review). It now sends only days=7."""
+    hub = client.app[HUB]
+    hub.settings.hub_timezone = "Pacific/Kiritimati"  # UTC+14: a day ahead of the test machine most of the time
+    anna = await new_agent(client, "anna")
+    period = (await anna.json("GET", "/metrics?days=7"))["period"]
+    zone = ZoneInfo("Pacific/Kiritimati")
+    today = hub.now().astimezone(zone).date()
+    assert datetime.fromisoformat(period["to"]) == datetime.combine(today + timedelta(days=1), time(), zone)
+    assert datetime.fromisoformat(period["from"]) == datetime.combine(today - timedelta(days=6), time(), zone)
+    one = (await anna.json("GET", "/metrics?days=1"))["period"]
+    assert datetime.fromisoformat(one["to"]) - datetime.fromisoformat(one["from"]) == timedelta(days=1)
+    for bad in ("0", "367", "seven", "-1"):
+        response = await anna.call("GET", f"/metrics?days={bad}", expect=400)
+        assert (await response.json())["error"]["code"] == "invalid_days"
 
 
 async def test_the_metrics_api_refuses_strangers_and_bad_filters(client):
