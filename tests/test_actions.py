@@ -234,7 +234,7 @@ def test_request_for_a_person_hands_over_with_the_context():
     packet = handoff_of(messages)
     assert packet["reason"] == "customer_request" and packet["language"] == "de"
     assert packet["topic"] == "not_charging" and packet["conversation_id"] == "conv-1"
-    assert "Second-Level" in messages[0]["text"]
+    assert "Support-Team" in messages[0]["text"]
     assert SlotSet("handed_off", True) in events
 
 
