@@ -20,6 +20,7 @@
   const API = `${BASE}/api/v1`;
   const STORAGE_KEY = `support-widget:${BASE}`;
   const CUSTOMER_KEY = `support-widget-customer:${BASE}`;
+  const OPEN_KEY = `support-widget-open:${BASE}`;
 
   const MAX_LENGTH = 2000;
   const COUNTER_FROM = 1800;
@@ -1180,6 +1181,7 @@
   function openPanel() {
     if (state.open) return;
     state.open = true;
+    rememberOpen(true);
     state.unread = 0;
     ui.panel.hidden = false;
     render();
@@ -1202,9 +1204,28 @@
     event.preventDefault();
   }
 
+  /** An open chat stays open across a reload or the next page of the shop (this tab only). */
+  function rememberOpen(open) {
+    try {
+      if (open) sessionStorage.setItem(OPEN_KEY, "1");
+      else sessionStorage.removeItem(OPEN_KEY);
+    } catch {
+      // storage blocked: the panel just starts closed
+    }
+  }
+
+  function wasOpen() {
+    try {
+      return sessionStorage.getItem(OPEN_KEY) === "1";
+    } catch {
+      return false;
+    }
+  }
+
   function closePanel(returnFocus) {
     if (!state.open) return;
     state.open = false;
+    rememberOpen(false);
     ui.panel.hidden = true;
     stopTypingSignal();
     render();
@@ -1362,7 +1383,7 @@
     render();
     // A stored conversation is restored at once (history, unread badge); failures are retried and shown on open.
     if (state.conv) ensureConversation({ create: false }).catch(() => {});
-    if (openOnMount) openPanel();
+    if (openOnMount || wasOpen()) openPanel();
   }
 
   window.SupportWidget = Object.freeze({

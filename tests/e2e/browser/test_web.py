@@ -151,7 +151,7 @@ def test_reloading_the_page_resumes_the_conversation(live_hub, page_for):
     expect(messages(customer, "bot").last).to_contain_text("Schritt 1", timeout=20_000)
     count = messages(customer, "bot").count()
     customer.reload()
-    customer.get_by_test_id("launcher").click()
+    expect(customer.get_by_test_id("panel")).to_be_visible()  # an open chat stays open across the reload
     expect(messages(customer, "customer").first).to_contain_text("Mein Handy lädt nicht mehr", timeout=10_000)
     expect(messages(customer, "bot")).to_have_count(count)
     customer.get_by_test_id("choice").filter(has_text="Nein").last.click()
