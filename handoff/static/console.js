@@ -352,10 +352,13 @@ function signedIn({ agent, csrf_token: csrf }) {
   }
   state.agent = agent;
   state.csrf = csrf;
+  const active = document.activeElement;
+  const lostFocus = !active || active === document.body || $("signin-view").contains(active);
   showFormError($("signin-error"), "");
   show($("signin-view"), false);
   show($("app-view"), true);
   setView("inbox");
+  if (lostFocus) $("presence").focus(); // keyboard users start at the first thing to do: go online
   renderHeader();
   renderNotifyButton();
   refreshAll();
@@ -1935,8 +1938,12 @@ function agentRow(agent) {
       el("span", { class: "agent-username" }, agent.username),
     ),
     cell(el("span", { class: "role-badge" }, ROLE_NAMES[agent.role] ?? agent.role)),
-    cell((agent.categories ?? []).map((c) => el("span", { class: "tag" }, categoryLabel(c)))),
-    cell((agent.languages ?? []).map(languageBadge)),
+    cell(
+      agent.categories?.length
+        ? agent.categories.map((c) => el("span", { class: "tag" }, categoryLabel(c)))
+        : el("span", { class: "ctx-muted" }, "All devices"),
+    ),
+    cell(agent.languages?.length ? agent.languages.map(languageBadge) : el("span", { class: "ctx-muted" }, "All")),
     el("td", { class: "num" }, `${agent.open_chats ?? 0} / ${agent.capacity}`),
     cell(el("span", { class: "presence-cell" }, presenceDot(agent.presence), agent.presence)),
     cell(accountControl(agent)),

@@ -84,7 +84,7 @@ def test_an_agent_signs_in_claims_and_answers_with_the_keyboard_alone(live_hub, 
     console.keyboard.press("Tab")
     console.keyboard.type(PASSWORD)
     console.keyboard.press("Enter")
-    expect(console.get_by_test_id("presence")).to_be_visible()
+    expect(console.get_by_test_id("presence")).to_be_focused()  # not lost on the page's body
 
     customer = open_shop(page_for(), live_hub)
     hand_over(customer, "My camera lens is stuck and will not retract")
