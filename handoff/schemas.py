@@ -52,7 +52,8 @@ def is_id(value: object) -> bool:
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON's types as the document says them (true is no rating of 1, "no" is no false)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class NewConversation(Body):

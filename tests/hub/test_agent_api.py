@@ -89,6 +89,8 @@ async def test_an_admin_locks_an_agent_out_at_once_and_their_chats_go_back_to_th
     console = await client.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
     refused = await anna.json("PATCH", f"/agents/{anna.id}", {"active": False}, expect=403)
     assert refused["error"]["code"] == "admin_only"
+    for loose in ("no", 0, "false"):  # JSON's types as documented: "no" was read as false
+        await admin.call("PATCH", f"/agents/{anna.id}", {"active": loose}, expect=400)
 
     changed = await admin.json("PATCH", f"/agents/{anna.id}", {"active": False})
     assert changed["agent"]["active"] is False and changed["agent"]["presence"] == "offline"

@@ -234,6 +234,16 @@ async def test_a_client_id_the_other_side_used_is_refused_not_taken_for_a_retry(
     assert refused.status == 409 and (await refused.json())["error"]["code"] == "client_id_taken"
 
 
+async def test_a_rating_is_a_whole_number_as_json_has_it(client):
+    """true was stored as a rating of 1, "5" as 5: the body's types are now held to the document."""
+    customer = await new_customer(client)
+    url = f"/api/v1/conversations/{customer.id}/rating"
+    for loose in (True, "5", 4.0):
+        response = await client.post(url, json={"score": loose}, headers=customer.auth)
+        assert response.status == 400, loose
+    assert (await client.post(url, json={"score": 4}, headers=customer.auth)).status == 200
+
+
 async def test_polling_returns_only_messages_after_the_given_id(client):
     customer = await new_customer(client)
     first = (await (await customer.say("one")).json())["customer_message"]["id"]
