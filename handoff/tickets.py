@@ -302,7 +302,9 @@ async def ticket_detail(hub: Hub, agent: Agent, ticket_id: int) -> dict:
 
 
 async def _earlier_tickets(session: AsyncSession, conversation: Conversation, limit: int = 10) -> list[dict]:
-    """The same customer's tickets from other conversations (same widget key or same e-mail), newest first."""
+    """The same customer's tickets from other conversations (same widget key or same e-mail), newest first, each
+    with what matched: "browser" (the widget's key) and/or "email". Anyone can type any address, so a match by
+    e-mail alone may be someone else's history: the console says so."""
     same = []
     if conversation.customer_hash:
         same.append(Conversation.customer_hash == conversation.customer_hash)
@@ -312,7 +314,7 @@ async def _earlier_tickets(session: AsyncSession, conversation: Conversation, li
         return []
     rows = (
         await session.execute(
-            select(Ticket, Agent.display_name)
+            select(Ticket, Agent.display_name, Conversation.customer_hash, Conversation.email)
             .join(Conversation, Conversation.id == Ticket.conversation_id)
             .outerjoin(Agent, Agent.id == Ticket.agent_id)
             .where(or_(*same), Conversation.id != conversation.id)
@@ -332,8 +334,16 @@ async def _earlier_tickets(session: AsyncSession, conversation: Conversation, li
             "agent": name,
             "resolution_note": t.resolution_note,
             "escalation_group": t.escalation_group,
+            "matched_by": [
+                how
+                for how, ours, theirs in (
+                    ("browser", conversation.customer_hash, customer_hash),
+                    ("email", conversation.email, email),
+                )
+                if ours and ours == theirs
+            ],
         }
-        for t, name in rows
+        for t, name, customer_hash, email in rows
     ]
 
 

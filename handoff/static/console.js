@@ -1475,7 +1475,20 @@ function earlierItem(ticket) {
         .filter(Boolean)
         .join(" · "),
     ),
+    emailOnly(ticket)
+      ? el(
+          "p",
+          { class: "earlier-warning", "data-testid": "earlier-unverified" },
+          "Found by the e-mail address alone, which nobody verified: it may be someone else's.",
+        )
+      : null,
   );
+}
+
+/** Matched only by the address the customer typed (anyone can type anyone's address). */
+function emailOnly(ticket) {
+  const how = ticket.matched_by ?? [];
+  return how.includes("email") && !how.includes("browser");
 }
 
 function historySection(history) {

@@ -377,10 +377,12 @@ async def test_the_agent_sees_the_same_customers_earlier_tickets(client):
     assert [e["id"] for e in earlier] == [first_ticket]
     assert earlier[0]["status"] == "resolved" and earlier[0]["resolution_note"] == note
     assert earlier[0]["agent"] == "Anna" and earlier[0]["summary"] == "The phone does not charge"
-    assert [e["id"] for e in (await anna.json("GET", f"/tickets/{mail_ticket}"))["earlier"]] == [first_ticket]
+    assert earlier[0]["matched_by"] == ["browser"]
+    by_address = (await anna.json("GET", f"/tickets/{mail_ticket}"))["earlier"]
+    assert [(e["id"], e["matched_by"]) for e in by_address] == [(first_ticket, ["email"])]  # the console warns
     assert (await anna.json("GET", f"/tickets/{stranger_ticket}"))["earlier"] == []
     later = (await anna.json("GET", f"/tickets/{first_ticket}"))["earlier"]  # the other tickets, newest first
-    assert [e["id"] for e in later] == [mail_ticket, again]
+    assert [(e["id"], e["matched_by"]) for e in later] == [(mail_ticket, ["email"]), (again, ["browser"])]
 
 
 @pytest.mark.parametrize("key", ["short", "has spaces in it, not allowed", "x" * 65])
