@@ -300,9 +300,11 @@
 
   // ------------------------------------------------------------------ storage
 
-  /** The link in a reply e-mail (#support-chat=<id>~<key>) opens that conversation here, and the chat at once. */
+  /** The link in a reply e-mail (#support-chat=<id>~<key>) opens that conversation here, and the chat at once.
+   * Only the hub's signed, expiring link keys (three dot-separated parts) count: a conversation's own token in
+   * such a link would let anyone who made a conversation put a visitor into it and read what they write. */
   function conversationFromLink() {
-    const match = /(?:^#|&)support-chat=([0-9a-f]{32})~([\w.-]+)/.exec(window.location.hash);
+    const match = /(?:^#|&)support-chat=([0-9a-f]{32})~(\.?[\w-]+\.[\w-]+\.[\w-]+)(?:&|$)/.exec(window.location.hash);
     if (!match) return null;
     const conv = { id: match[1], token: match[2] };
     storeConversation(conv);

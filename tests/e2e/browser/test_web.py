@@ -265,6 +265,23 @@ def test_the_widget_fills_a_phone_screen_and_works_with_the_keyboard(live_hub, p
     expect(panel).to_be_hidden()
 
 
+def test_a_link_with_a_conversations_own_token_does_not_put_a_visitor_into_that_conversation(live_hub, page_for):
+    """Only the hub's signed e-mail links open a conversation: anyone can make a conversation and its token, and a
+    link with them would put a visitor into a chat its maker reads (found in a review)."""
+    made = httpx.post(f"{live_hub.url}/api/v1/conversations", json={"language": "en"}).json()
+    auth = {"Authorization": f"Bearer {made['token']}"}
+    httpx.post(f"{live_hub.url}/api/v1/conversations/{made['id']}/messages", json={"text": "planted"}, headers=auth)
+    visitor = page_for()
+    visitor.goto(f"{live_hub.url}/shop#support-chat={made['id']}~{made['token']}")
+    visitor.wait_for_timeout(1000)
+    expect(visitor.get_by_test_id("panel")).to_be_hidden()
+    visitor.get_by_test_id("launcher").click()
+    expect(visitor.get_by_test_id("panel")).to_be_visible()
+    expect(messages(visitor, "customer")).to_have_count(0)
+    stored = visitor.evaluate("() => Object.entries(localStorage).filter(([k]) => k.startsWith('support-widget:'))")
+    assert all(made["id"] not in value for _, value in stored)
+
+
 def test_a_customer_who_left_gets_the_reply_by_email_and_its_link_reopens_the_chat(live_hub, page_for):
     console = sign_in(page_for(), live_hub, live_hub.create_agent("Greta Hahn"))
     customer = open_shop(page_for(locale="de-DE"), live_hub)
