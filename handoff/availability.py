@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from bot.messages import text
 
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _RULE = re.compile(r"^(?P<first>[a-z]{3})(?:-(?P<last>[a-z]{3}))?\s+(?P<start>\d{2}:\d{2})-(?P<end>\d{2}:\d{2})$")
@@ -22,6 +24,32 @@ class OpeningHours:
         local = moment.astimezone(self.zone)
         minute = local.hour * 60 + local.minute
         return any(start <= minute < end for start, end in self.intervals.get(local.weekday(), ()))
+
+    def next_opening(self, moment: datetime) -> datetime | None:
+        """When second level opens next after `moment`, in the hub's time zone; None while it is open (or if no
+        hours are set at all)."""
+        if self.is_open(moment):
+            return None
+        local = moment.astimezone(self.zone)
+        for ahead in range(8):
+            day = local.date() + timedelta(days=ahead)
+            for start, _end in sorted(self.intervals.get(day.weekday(), ())):
+                opening = datetime.combine(day, time(start // 60, start % 60), self.zone)
+                if opening > local:
+                    return opening
+        return None
+
+
+def when_back(opening: datetime, now: datetime, language: str) -> str:
+    """ "today at 08:00", "tomorrow at 08:00", "on Monday at 08:00" (in German: "ab heute 08:00 Uhr", ...)."""
+    days = (opening.date() - now.astimezone(opening.tzinfo).date()).days
+    clock = opening.strftime("%H:%M")
+    if days == 0:
+        return text("hub_back_today", language, time=clock)
+    if days == 1:
+        return text("hub_back_tomorrow", language, time=clock)
+    weekday = text("hub_weekdays", language).split(",")[opening.weekday()].strip()
+    return text("hub_back_on", language, day=weekday, time=clock)
 
 
 def _minutes(value: str) -> int:

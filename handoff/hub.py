@@ -16,9 +16,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import sessionmaker
 
 from bot.kb.service import KnowledgeBase
+from bot.messages import text as catalogue_text
 from bot.retrain import Retrainer
 from bot.settings import Settings
-from handoff.availability import OpeningHours
+from handoff.availability import OpeningHours, when_back
 from handoff.errors import RateLimited
 from handoff.events import Events
 from handoff.rasa import RasaClient
@@ -93,6 +94,15 @@ class Hub:
 
     def is_open(self) -> bool:
         return self.hours.is_open(self.now())
+
+    def next_opening(self) -> datetime | None:
+        """When second level opens next (None while it is open)."""
+        return self.hours.next_opening(self.now())
+
+    def when_back(self, language: str) -> str:
+        """When second level is back, as a customer reads it ("tomorrow at 08:00")."""
+        opening = self.next_opening()
+        return when_back(opening, self.now(), language) if opening else catalogue_text("hub_back_later", language)
 
     async def limit(self, rule: str, key: str, what: str) -> None:
         """Raise RateLimited when `key` exceeded `rule` (e.g. '20/10 seconds')."""

@@ -35,6 +35,7 @@ QUEUE = {
         "estimated_wait_s": {"type": ["integer", "null"]},
         "agents_online": {"type": "integer"},
         "open": {"type": "boolean"},
+        "opens_at": {"type": ["string", "null"], "format": "date-time", "description": "while closed: next opening"},
     },
 }
 STATE = {"enum": ["bot", "queued", "agent", "closed"]}

@@ -46,9 +46,10 @@ class Snapshot:
     open_chats: dict[int, list[float]]  # agent id -> seconds each of their open chats has run so far
     handle_time_s: float
     is_open: bool
+    opens_at: datetime | None = None  # while closed: when second level opens next
 
     def info(self, ticket: Ticket) -> dict:
-        """{"position", "estimated_wait_s", "agents_online", "open"} for a queued ticket.
+        """{"position", "estimated_wait_s", "agents_online", "open", "opens_at"} for a queued ticket.
 
         Position counts the tickets ahead that the same agents would take first. The estimate: each chat slot of
         the online agents who cover the ticket is free now, or frees when its chat has run the usual handling
@@ -65,7 +66,13 @@ class Snapshot:
             rounds, slot = divmod(position - 1, len(slots))
             estimate = slots[slot] + rounds * self.handle_time_s
             estimate = max(SOON_S, int(math.ceil(estimate / ROUND_TO_S) * ROUND_TO_S))
-        return {"position": position, "estimated_wait_s": estimate, "agents_online": len(pool), "open": self.is_open}
+        return {
+            "position": position,
+            "estimated_wait_s": estimate,
+            "agents_online": len(pool),
+            "open": self.is_open,
+            "opens_at": self.opens_at.isoformat() if self.opens_at and not self.is_open else None,
+        }
 
     def _slots(self, agent: Agent) -> list[float]:
         """Seconds until each of the agent's chat slots is free: 0 for a free one, the rest of the usual handling
@@ -82,7 +89,9 @@ def _same_pool(other: Ticket, ticket: Ticket, pool: list[Agent]) -> bool:
     return any(covers(a, other) for a in pool)
 
 
-async def snapshot(session: AsyncSession, is_open: bool, default_handle_time_s: float, now: datetime) -> Snapshot:
+async def snapshot(
+    session: AsyncSession, is_open: bool, default_handle_time_s: float, now: datetime, opens_at: datetime | None = None
+) -> Snapshot:
     queued = list((await session.scalars(select(Ticket).where(Ticket.status == "queued"))).all())
     online = select(Agent).where(Agent.presence == "online", Agent.role.in_(TAKES_CHATS))
     agents = list((await session.scalars(online)).all())
@@ -92,6 +101,7 @@ async def snapshot(session: AsyncSession, is_open: bool, default_handle_time_s: 
         open_chats=await open_chat_ages(session, now),
         handle_time_s=await handle_time(session, default_handle_time_s),
         is_open=is_open,
+        opens_at=opens_at,
     )
 
 

@@ -59,7 +59,9 @@ async def waiting_notice(session: AsyncSession, hub: Hub, conversation: Conversa
     """Tell the customer honestly what happens now: queued, nobody online, or outside opening hours; they may go
     back to the assistant instead of waiting."""
     situation = await waiting_situation(session, hub, ticket)
-    return system_message(session, conversation, situation, buttons=[back_to_bot_button(conversation.language)])
+    values = {"back": hub.when_back(conversation.language)} if situation == "closed_hours" else {}
+    buttons = [back_to_bot_button(conversation.language)]
+    return system_message(session, conversation, situation, buttons=buttons, **values)
 
 
 def back_to_bot_button(language: str) -> dict:
@@ -79,7 +81,7 @@ async def waiting_situation(session: AsyncSession, hub: Hub, ticket: Ticket) -> 
 
 
 async def queue_snapshot(session: AsyncSession, hub: Hub):
-    return await snapshot(session, hub.is_open(), hub.settings.default_handle_time_s, hub.now())
+    return await snapshot(session, hub.is_open(), hub.settings.default_handle_time_s, hub.now(), hub.next_opening())
 
 
 OPEN = ("queued", "assigned")  # a ticket still with second level

@@ -74,7 +74,8 @@
       queuePositionSoon: "You're number {position} in the queue — estimated wait less than a minute",
       queuePosition: "You're number {position} in the queue",
       noAgents: "Right now no one from our team is available. Your request stays in the queue.",
-      closedHours: "We're outside our opening hours, so no one is available right now. Your request stays in the queue.",
+      closedHours: "We're outside our service hours, so no one is available right now. Your request stays in the queue.",
+      closedHoursUntil: "We're outside our service hours and back on {when}. Your request stays in the queue.",
       emailLabel: "Leave your e-mail and we'll reply",
       emailSubmit: "Send",
       emailInvalid: "Please enter a valid e-mail address.",
@@ -141,6 +142,7 @@
       queuePosition: "Sie sind Nummer {position} in der Warteschlange",
       noAgents: "Gerade ist leider niemand aus unserem Team erreichbar. Ihre Anfrage bleibt in der Warteschlange.",
       closedHours: "Wir sind gerade außerhalb unserer Servicezeiten, deshalb ist niemand erreichbar. Ihre Anfrage bleibt in der Warteschlange.",
+      closedHoursUntil: "Wir sind gerade außerhalb unserer Servicezeiten und ab {when} Uhr wieder da. Ihre Anfrage bleibt in der Warteschlange.",
       emailLabel: "Hinterlassen Sie Ihre E-Mail-Adresse, dann antworten wir Ihnen",
       emailSubmit: "Senden",
       emailInvalid: "Bitte geben Sie eine gültige E-Mail-Adresse ein.",
@@ -1115,8 +1117,18 @@
     setText(ui.queueText, queueSentence(queue));
     ui.queue.classList.toggle("queue--unavailable", unavailable);
     ui.queueNotice.hidden = !unavailable;
-    setText(ui.queueNotice, unavailable ? t(closedHours ? "closedHours" : "noAgents") : "");
+    setText(ui.queueNotice, unavailable ? unavailableText(queue, closedHours) : "");
     renderEmailForm(unavailable);
+  }
+
+  /** Why nobody answers now; outside service hours, when they are back (weekday and time, in the customer's
+   * own time zone). */
+  function unavailableText(queue, closedHours) {
+    if (!closedHours) return t("noAgents");
+    const opens = queue.opens_at ? new Date(queue.opens_at) : null;
+    if (!opens || Number.isNaN(opens.getTime())) return t("closedHours");
+    const when = new Intl.DateTimeFormat(state.lang, { weekday: "long", hour: "2-digit", minute: "2-digit" }).format(opens);
+    return t("closedHoursUntil", { when });
   }
 
   function renderEmailForm(offered) {

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -153,11 +155,30 @@ async def test_asking_for_a_person_while_the_bot_is_down_queues_a_ticket_honestl
     await customer.say("Meine Kamera zeigt einen Objektivfehler")
     data = await (await customer.say(payload="/request_human")).json()
     assert data["state"] == "queued"
-    assert data["queue"] == {"position": 1, "estimated_wait_s": None, "agents_online": 0, "open": True}
+    assert data["queue"] == {
+        "position": 1,
+        "estimated_wait_s": None,
+        "agents_online": 0,
+        "open": True,
+        "opens_at": None,
+    }
     notice = data["messages"][-1]
     assert notice["meta"]["kind"] == "no_agent" and "E-Mail" in notice["text"]
     assert notice["meta"]["handoff"]["reason"] == "bot_unavailable"
     assert data["customer_message"]["text"] == "Mit einem Menschen sprechen"
+
+
+async def test_outside_service_hours_the_customer_is_told_when_second_level_is_back(hub_settings, aiohttp_client):
+    tomorrow = (datetime.now(ZoneInfo(hub_settings.hub_timezone)) + timedelta(days=1)).strftime("%a").lower()
+    hub_settings.opening_hours = f"{tomorrow} 09:30-10:00"  # closed today, whatever the time
+    client = await aiohttp_client(create_app(hub_settings))
+    customer = await new_customer(client, "de")
+    data = await (await customer.say(payload="/request_human")).json()
+    notice = data["messages"][-1]
+    assert notice["meta"]["kind"] == "closed_hours"
+    assert "ab morgen 09:30 Uhr wieder für Sie da" in notice["text"]
+    opens = datetime.fromisoformat(data["queue"]["opens_at"]).astimezone(ZoneInfo(hub_settings.hub_timezone))
+    assert (opens.hour, opens.minute, data["queue"]["open"]) == (9, 30, False)
 
 
 async def test_while_queued_the_customer_can_keep_writing_and_the_bot_stays_silent(client):

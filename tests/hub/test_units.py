@@ -6,6 +6,7 @@ import asyncio
 import re
 import time
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import WSCloseCode
@@ -13,7 +14,7 @@ from openapi_spec_validator import validate
 
 from handoff import events, schemas
 from handoff.app import create_app
-from handoff.availability import parse_opening_hours
+from handoff.availability import parse_opening_hours, when_back
 from handoff.models import Agent, Ticket
 from handoff.openapi import document
 from handoff.queue import Snapshot
@@ -30,6 +31,26 @@ def test_opening_hours_follow_the_local_time_zone():
     assert hours.is_open(monday_7_30_utc)
     assert not hours.is_open(monday_7_30_utc.replace(hour=17, minute=30))  # 18:30 in Berlin
     assert not hours.is_open(datetime(2026, 11, 29, 10, 0, tzinfo=UTC))  # Sunday
+
+
+def test_a_closed_second_level_says_when_it_is_back_in_the_customers_language():
+    hours = parse_opening_hours("mon-fri 08:00-18:00; sat 09:00-13:00", "Europe/Berlin")
+    berlin = ZoneInfo("Europe/Berlin")
+    friday_evening = datetime(2026, 11, 27, 19, 0, tzinfo=berlin)
+    saturday_nine = datetime(2026, 11, 28, 9, 0, tzinfo=berlin)
+    assert hours.next_opening(friday_evening) == saturday_nine
+    assert when_back(saturday_nine, friday_evening, "en") == "tomorrow at 09:00"
+    assert when_back(saturday_nine, friday_evening, "de") == "ab morgen 09:00 Uhr"
+    saturday_evening = datetime(2026, 11, 28, 14, 0, tzinfo=berlin)
+    monday_eight = datetime(2026, 11, 30, 8, 0, tzinfo=berlin)
+    assert hours.next_opening(saturday_evening) == monday_eight  # Sunday is closed
+    assert when_back(monday_eight, saturday_evening, "en") == "on Monday at 08:00"
+    assert when_back(monday_eight, saturday_evening, "de") == "ab Montag 08:00 Uhr"
+    early = datetime(2026, 11, 30, 6, 0, tzinfo=berlin)
+    assert when_back(hours.next_opening(early), early, "de") == "ab heute 08:00 Uhr"
+    assert hours.next_opening(monday_eight) is None  # open now
+    closed = Snapshot([_ticket(1)], [_agent(1)], {}, 300, False, opens_at=monday_eight)
+    assert closed.info(_ticket(1))["opens_at"] == monday_eight.isoformat()
 
 
 @pytest.mark.parametrize("spec", ["mon-fri 8-18", "xyz 08:00-09:00", "mon 18:00-08:00", "mon 25:00-26:00"])
@@ -56,7 +77,13 @@ def test_the_place_in_line_counts_only_tickets_ahead_for_the_same_agents():
     urgent, old, new, camera = _ticket(1, 3, 0), _ticket(2, 1, 10), _ticket(3, 1, 5), _ticket(4, 1, 20, "camera")
     snap = Snapshot([urgent, old, new, camera], [_agent(1, categories=["phone"])], {}, 300, True)
     assert [snap.info(t)["position"] for t in (urgent, old, new)] == [1, 2, 3]
-    assert snap.info(camera) == {"position": 1, "estimated_wait_s": None, "agents_online": 0, "open": True}
+    assert snap.info(camera) == {
+        "position": 1,
+        "estimated_wait_s": None,
+        "agents_online": 0,
+        "open": True,
+        "opens_at": None,
+    }
 
 
 def test_the_wait_estimate_uses_free_slots_then_handling_time_per_capacity():
