@@ -110,17 +110,23 @@ def browser():
 def page_for(browser):
     """New browser pages (each its own context: separate cookies and storage), closed after the test.
 
-    Every page records JavaScript dialogs (an executed alert() would be one) and page errors.
+    Every page records JavaScript dialogs (an executed alert() would be one) and page errors; so does a tab a
+    link opens from it.
     """
     contexts = []
+
+    def watch(page) -> None:
+        page.dialogs, page.errors = [], []
+        page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+        page.on("pageerror", lambda e: page.errors.append(str(e)))
 
     def open_page(width: int = 1280, height: int = 860, locale: str = "en-GB"):
         context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
         contexts.append(context)
+        context.on("page", watch)  # pages the context opens itself (a link's new tab); new_page() ones too
         page = context.new_page()
-        page.dialogs, page.errors = [], []
-        page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
-        page.on("pageerror", lambda e: page.errors.append(str(e)))
+        if not hasattr(page, "errors"):
+            watch(page)
         return page
 
     yield open_page
