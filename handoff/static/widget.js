@@ -58,7 +58,6 @@
       assistant: "Assistant",
       agentFallback: "Support",
       you: "You",
-      step: "Step {n}",
       sending: "Sending…",
       choicesLabel: "Suggested replies",
       typing: "{name} is typing…",
@@ -125,7 +124,6 @@
       assistant: "Assistent",
       agentFallback: "Support",
       you: "Sie",
-      step: "Schritt {n}",
       sending: "Wird gesendet …",
       choicesLabel: "Antwortvorschläge",
       typing: "{name} schreibt …",
@@ -223,6 +221,7 @@
   let errorAction = null;
   let errorTimer = null;
   let ratingScore = 0;
+  let firstArrival = null; // the first bot or agent message of the batch being added (see afterMessagesChanged)
 
   // ------------------------------------------------------------------ helpers
 
@@ -523,7 +522,7 @@
   }
 
   /** Adds a stored message once (deduplicated by id); `entry` is the optimistic element it replaces. */
-  function addMessage(msg, { live = false, entry = null } = {}) {
+  function addMessage(msg, { live = false, entry = null, arriving = live } = {}) {
     if (!msg || !Number.isFinite(msg.id)) return;
     state.lastId = Math.max(state.lastId, msg.id);
     if (rendered.has(msg.id)) {
@@ -535,11 +534,21 @@
     placeStored(el, msg.id);
     rendered.set(msg.id, el);
     noteMessage(msg, live);
+    if (arriving && msg.sender !== "customer" && !firstArrival) firstArrival = el;
   }
 
+  /** After new messages: to the bottom if the customer was there, but never past the start of what just arrived
+   * (a long troubleshooting step is read from its first line, not its last). */
   function afterMessagesChanged(stickToBottom) {
     render();
-    if (stickToBottom) scrollToBottom();
+    const first = firstArrival;
+    firstArrival = null;
+    if (!stickToBottom) return;
+    scrollToBottom();
+    if (first && first.isConnected) {
+      const above = first.getBoundingClientRect().top - ui.scroller.getBoundingClientRect().top - 8;
+      if (above < 0) ui.scroller.scrollTop += above;
+    }
   }
 
   /** Keeps stored messages ordered by id, before the optimistic ones. */
@@ -603,10 +612,8 @@
 
   function messageLabel(msg, sender) {
     const name = sender === "bot" ? t("assistant") : (msg.meta && msg.meta.agent && msg.meta.agent.display_name) || agentDisplayName();
-    const label = h("div", { class: "msg-label" }, h("span", { class: "msg-name", text: name }), formatTime(msg.created_at));
-    const step = msg.meta && msg.meta.step;
-    if (Number.isInteger(step)) label.append(h("span", { class: "msg-step", text: t("step", { n: step }) }));
-    return label;
+    // (a step's number is in its text: "Step 2 of 5: ...")
+    return h("div", { class: "msg-label" }, h("span", { class: "msg-name", text: name }), formatTime(msg.created_at));
   }
 
   function choiceGroup(buttons) {
@@ -705,7 +712,7 @@
       if (conv !== state.conv) return true;
       const stick = isNearBottom();
       addMessage(result.customer_message, { entry });
-      (result.messages || []).forEach((message) => addMessage(message));
+      (result.messages || []).forEach((message) => addMessage(message, { arriving: true }));
       discardPending(entry); // only if the answer carried no customer_message
       applyInfo(result);
       afterMessagesChanged(stick);

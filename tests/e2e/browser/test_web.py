@@ -261,6 +261,12 @@ def test_the_widget_fills_a_phone_screen_and_works_with_the_keyboard(live_hub, p
     phone.keyboard.press("Enter")
     expect(messages(phone, "bot").last).to_contain_text("Schritt 1", timeout=20_000)
     screenshot(phone, "widget-phone")
+    first_of_reply = messages(phone, "bot").filter(has_text="Schritt 1").first
+    phone.wait_for_timeout(300)  # the typing indicator goes, the log settles
+    top = first_of_reply.evaluate(
+        "el => el.getBoundingClientRect().top - el.closest('.scroller').getBoundingClientRect().top"
+    )
+    assert top >= -1, f"the step starts {-top:.0f} px above the visible chat: it would be read from its end"
     phone.keyboard.press("Escape")
     expect(panel).to_be_hidden()
 
