@@ -28,6 +28,7 @@
   const POLL_MS = 3000;
   const RECONNECT_MAX_MS = 30000;
   const SOCKET_STABLE_MS = 10000; // a socket open this long resets the reconnect backoff
+  const ANSWER_WINDOW_MS = 3000; // messages arriving this soon after the first one belong to the same answer
   const BACK_TO_BOT = "/back_to_bot"; // the hub's "back to the assistant" button (handoff/tickets.py)
   const TYPING_THROTTLE_MS = 2000;
   const TYPING_IDLE_MS = 3000;
@@ -221,7 +222,7 @@
   let errorAction = null;
   let errorTimer = null;
   let ratingScore = 0;
-  let firstArrival = null; // the first bot or agent message of the batch being added (see afterMessagesChanged)
+  let firstArrival = null; // {el, at}: the first bot or agent message of the answer arriving (afterMessagesChanged)
 
   // ------------------------------------------------------------------ helpers
 
@@ -534,17 +535,19 @@
     placeStored(el, msg.id);
     rendered.set(msg.id, el);
     noteMessage(msg, live);
-    if (arriving && msg.sender !== "customer" && !firstArrival) firstArrival = el;
+    const now = Date.now();
+    if (arriving && msg.sender !== "customer" && !(firstArrival && now - firstArrival.at < ANSWER_WINDOW_MS)) {
+      firstArrival = { el, at: now }; // an answer's messages come one by one (socket) or together (reply)
+    }
   }
 
   /** After new messages: to the bottom if the customer was there, but never past the start of what just arrived
    * (a long troubleshooting step is read from its first line, not its last). */
   function afterMessagesChanged(stickToBottom) {
     render();
-    const first = firstArrival;
-    firstArrival = null;
     if (!stickToBottom) return;
     scrollToBottom();
+    const first = firstArrival && Date.now() - firstArrival.at < ANSWER_WINDOW_MS ? firstArrival.el : null;
     if (first && first.isConnected) {
       const above = first.getBoundingClientRect().top - ui.scroller.getBoundingClientRect().top - 8;
       if (above < 0) ui.scroller.scrollTop += above;

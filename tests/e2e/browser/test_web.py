@@ -261,14 +261,24 @@ def test_the_widget_fills_a_phone_screen_and_works_with_the_keyboard(live_hub, p
     phone.keyboard.press("Enter")
     expect(messages(phone, "bot").last).to_contain_text("Schritt 1", timeout=20_000)
     screenshot(phone, "widget-phone")
-    first_of_reply = messages(phone, "bot").filter(has_text="Schritt 1").first
-    phone.wait_for_timeout(300)  # the typing indicator goes, the log settles
-    top = first_of_reply.evaluate(
-        "el => el.getBoundingClientRect().top - el.closest('.scroller').getBoundingClientRect().top"
-    )
-    assert top >= -1, f"the step starts {-top:.0f} px above the visible chat: it would be read from its end"
     phone.keyboard.press("Escape")
     expect(panel).to_be_hidden()
+
+
+def test_a_long_answer_is_shown_from_its_first_line(live_hub, page_for):
+    """A step taller than the chat was scrolled to its end: the customer read "how to tell it helped" first."""
+    customer = open_shop(page_for(width=1280, height=520, locale="de-DE"), live_hub)  # a short chat panel
+    customer_says(customer, "Meine Kamera erkennt die Speicherkarte nicht mehr")
+    expect(messages(customer, "bot").last).to_contain_text("Schritt 1", timeout=20_000)
+    customer.wait_for_timeout(300)  # the typing indicator goes, the log settles
+    reply = customer.locator('[data-sender="customer"] + [data-sender="bot"]').last  # the answer's first message
+    box = reply.evaluate(
+        "el => [el.getBoundingClientRect().top - el.closest('.scroller').getBoundingClientRect().top,"
+        " el.closest('.scroller').scrollHeight - el.closest('.scroller').clientHeight]"
+    )
+    assert box[1] > 0, "the answer fits the panel: this checks nothing"
+    assert box[0] >= -1, f"the answer starts {-box[0]:.0f} px above the visible chat: it is read from its end"
+    screenshot(customer, "widget-long-answer")
 
 
 def test_a_link_with_a_conversations_own_token_does_not_put_a_visitor_into_that_conversation(live_hub, page_for):
