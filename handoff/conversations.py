@@ -339,9 +339,22 @@ async def _attach_bot_context(hub: Hub, ticket, problems: list[str]) -> None:
     if problems:
         context["problems"] = problems
     async with hub.sessions() as session, session.begin():
+        await _show_pressed_buttons(session, ticket.conversation_id, context["turns"])
         stored = await session.get(type(ticket), ticket.id)
         stored.bot_context = context
         await inbox.add_from_context(session, ticket.conversation_id, ticket.language, context)
+
+
+async def _show_pressed_buttons(session: AsyncSession, conversation_id: str, turns: list[dict]) -> None:
+    """A turn that was a button press reached the bot as its payload ("/deny"): each such turn gets `shown`, the
+    button's title as the customer saw it ("No, still the same"), from the hub's own transcript."""
+    pressed = await session.scalars(
+        select(Message).where(Message.conversation_id == conversation_id, Message.sender == "customer")
+    )
+    titles = {(m.meta or {}).get("payload"): m.text for m in pressed if (m.meta or {}).get("payload")}
+    for turn in turns:
+        if turn["text"] in titles:
+            turn["shown"] = titles[turn["text"]]
 
 
 # -- contact details and rating ------------------------------------------------------------------------------

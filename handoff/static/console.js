@@ -1313,7 +1313,7 @@ function overviewSection(ticket, context) {
       ["Brand", device.brand || "—"],
       ["Model", device.model || "—"],
       ["Language", `${languageLabel(ticket.language)} (${String(ticket.language ?? "").toUpperCase()})`],
-      ["Topic", context.packet?.topic],
+      ["Topic", context.packet?.topic ? humanize(context.packet.topic) : null],
       ["Status", statusLabel(ticket.status)],
       ["Queued", ticket.queued_at ? formatDateTime(ticket.queued_at) : null],
       [
@@ -1402,7 +1402,12 @@ function turnRow(turn) {
       "data-testid": "turn",
       "data-low-confidence": low ? "true" : null,
     },
-    el("p", { class: "turn-text" }, turn.text),
+    el(
+      "p",
+      { class: "turn-text" },
+      turn.shown ?? turn.text, // a pressed button: its title, as the customer saw it, not its payload
+      turn.shown ? el("span", { class: "tag turn-button", title: turn.text }, "button") : null,
+    ),
     el(
       "p",
       { class: "turn-meta" },
@@ -1501,6 +1506,25 @@ function historySection(history) {
 }
 
 /** One state transition: "queued → agent", then who, why and when. */
+/** Who made a change, as a person reads it: "agent:anna" is anna, "bot" the bot. */
+function actorName(actor) {
+  if (typeof actor !== "string") return personName(actor);
+  if (actor.startsWith("agent:")) return actor.slice("agent:".length);
+  return { bot: "Bot", customer: "Customer", hub: "Hub" }[actor] ?? actor;
+}
+
+/** "handoff: steps_exhausted" reads "Handed over: guide did not help". */
+function changeReason(reason) {
+  const handoff = /^handoff: (\w+)$/.exec(reason ?? "");
+  if (!handoff) return reason;
+  return `Handed over: ${(REASONS[handoff[1]]?.[0] ?? humanize(handoff[1])).toLowerCase()}`;
+}
+
+/** A code such as "wont_turn_on" as words: "wont turn on". */
+function humanize(code) {
+  return String(code).replaceAll("_", " ");
+}
+
 function historyItem(change) {
   return el(
     "li",
@@ -1515,7 +1539,7 @@ function historyItem(change) {
     el(
       "p",
       { class: "history-meta" },
-      [personName(change.actor), change.reason, formatDateTime(change.at)].filter(Boolean).join(" · "),
+      [actorName(change.actor), changeReason(change.reason), formatDateTime(change.at)].filter(Boolean).join(" · "),
     ),
   );
 }

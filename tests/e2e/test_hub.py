@@ -51,6 +51,8 @@ async def test_a_failed_guide_reaches_an_agent_with_the_whole_context(client):
     intents = [(turn["text"], turn["intent"]) for turn in context["turns"]]
     assert intents[0][1] == "describe_problem" and intents[-1][1] == "request_human"
     assert all(0 < turn["confidence"] <= 1 for turn in context["turns"])
+    pressed = [turn for turn in context["turns"] if turn["text"] == "/deny"]
+    assert [turn.get("shown") for turn in pressed] == ["No, still the same"]  # the agent reads the button's title
     transcript = [m["sender"] for m in detail["transcript"]]
     assert transcript.count("customer") == 3 and "bot" in transcript
 
