@@ -625,6 +625,8 @@
       const title = button.title || button.payload;
       const el = h("button", { type: "button", class: "choice", "data-testid": "choice", text: title });
       el.dataset.payload = button.payload;
+      // the bot's rating buttons are stars alone: read "3 of 5 stars", not "black star" three times
+      if (/^★{1,5}$/.test(title)) tr(el, "starLabel", "aria-label", { n: title.length });
       el.addEventListener("click", () => chooseButton(el, title, button.payload));
       group.append(el);
     }
