@@ -147,6 +147,10 @@ class Escalate(Body):
 
 class Transfer(Body):
     agent_id: int | None = Field(ge=1, le=MAX_ID, description="Another agent, or null for back to the queue.")
+    note: str | None = Field(
+        default=None,
+        description="A handover note for whoever takes the chat next (an internal note; at most MAX_MESSAGE_CHARS).",
+    )
 
 
 class ReturnToBot(Body):

@@ -12,7 +12,7 @@ from sqlalchemy.orm import defer
 
 from bot.messages import text as catalogue_text
 from handoff import drafts, outbox, serialize
-from handoff.errors import Conflict, Forbidden, Invalid, NotFound
+from handoff.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from handoff.hub import Hub
 from handoff.models import Agent, Conversation, Message, Note, Ticket, Transition
 from handoff.queue import PRIORITY_RANK, covers, snapshot
@@ -604,11 +604,17 @@ async def _after_close(hub, agent, ticket, conversation, messages) -> dict:
     return serialize.ticket(ticket, agent, conversation.email)
 
 
-async def transfer(hub: Hub, agent: Agent, ticket_id: int, to_agent_id: int | None) -> dict:
-    """To another agent (who covers the ticket and is online), or back to the queue (priority and queue time kept)."""
+async def transfer(hub: Hub, agent: Agent, ticket_id: int, to_agent_id: int | None, note: str | None = None) -> dict:
+    """To another agent (who covers the ticket and is online), or back to the queue (priority and queue time kept);
+    `note`, for whoever takes it next, is kept as an internal note."""
+    note = (note or "").strip()
+    if len(note) > hub.settings.max_message_chars:
+        raise TooLarge(f"The note is longer than {hub.settings.max_message_chars} characters.", "note_too_large")
+    handover = [Note(ticket_id=ticket_id, agent_id=agent.id, text=note)] if note else []
     if to_agent_id is None:
         async with hub.sessions() as session, session.begin():
             ticket, conversation = await _owned(session, agent, ticket_id)
+            session.add_all(handover)
             messages = _requeue(session, ticket, conversation, agent, "requeued", f"agent:{agent.username}")
         await hub.events.to_agent(agent.id, {"type": "chat_closed", "ticket_id": ticket.id, "status": "queued"})
         await publish_messages(hub, conversation, messages)
@@ -629,8 +635,10 @@ async def transfer(hub: Hub, agent: Agent, ticket_id: int, to_agent_id: int | No
         await _check_capacity(session, target, "{name} has reached their limit of open chats ({capacity}).")
         ticket.agent_id = target.id
         conversation.agent_id = target.id
+        session.add_all(handover)
         move(session, conversation, "agent", f"agent:{agent.username}", f"transferred to {target.username}")
-        messages = [system_message(session, conversation, "agent_joined", name=target.display_name)]
+        handed = {"name": target.display_name, "previous": agent.display_name}
+        messages = [system_message(session, conversation, "transferred", **handed)]
     await hub.events.to_agent(agent.id, {"type": "chat_closed", "ticket_id": ticket.id, "status": "transferred"})
     summary = chat_summary(hub, ticket, target, conversation.email)
     await hub.events.to_agent(target.id, {"type": "chat_assigned", "ticket": summary})

@@ -1855,14 +1855,22 @@ async function transferDialog() {
   );
   openDialog({
     title: "Transfer chat",
-    body: [list],
+    body: [
+      list,
+      textField("transfer-note", "Handover note", {
+        testid: "transfer-note",
+        rows: 3,
+        hint: "What the next person should know. Only agents see it, as a note on the ticket.",
+      }),
+    ],
     confirmLabel: "Transfer",
     onConfirm: async () => {
       const choice = list.querySelector("input[name='transfer-target']:checked");
       if (!choice) return "Choose an agent or the queue.";
       const agentId =
         choice.value === "queue" ? null : state.agents.find((a) => String(a.id) === choice.value)?.id;
-      await closeChat(id, "transfer", { agent_id: agentId });
+      const note = $("transfer-note").value.trim() || null;
+      await closeChat(id, "transfer", { agent_id: agentId, note });
       toast(
         agentId === null ? "Chat sent back to the queue." : `Chat transferred to ${choice.dataset.name}.`,
         { kind: "success" },
@@ -1890,7 +1898,7 @@ function coversTicket(agent, ticket) {
 function transferOptions(ticket) {
   const order = { online: 0, away: 1, offline: 2 };
   const others = state.agents
-    .filter((a) => a.id !== state.agent.id)
+    .filter((a) => a.id !== state.agent.id && a.role !== "editor") // editors take no chats
     .sort(
       (a, b) =>
         (order[a.presence] ?? 3) - (order[b.presence] ?? 3) || personName(a).localeCompare(personName(b)),

@@ -208,7 +208,7 @@ async def escalate(request: web.Request) -> web.Response:
 async def transfer(request: web.Request) -> web.Response:
     agent = await chat_agent(request)
     body = parse(Transfer, await json_body(request))
-    result = await tickets.transfer(request.app[HUB], agent, _ticket_id(request), body.agent_id)
+    result = await tickets.transfer(request.app[HUB], agent, _ticket_id(request), body.agent_id, body.note)
     return web.json_response({"ticket": result})
 
 

@@ -255,10 +255,17 @@ async def test_transfer_to_another_online_agent(client):
     await anna.call("POST", f"/tickets/{ticket_id}/claim")
     refused = await anna.call("POST", f"/tickets/{ticket_id}/transfer", {"agent_id": away.id}, expect=409)
     assert (await refused.json())["error"]["code"] == "agent_not_online"
-    await anna.json("POST", f"/tickets/{ticket_id}/transfer", {"agent_id": ben.id})
+    handover = "Customer already reset the network settings; next: check the SIM."
+    await anna.json("POST", f"/tickets/{ticket_id}/transfer", {"agent_id": ben.id, "note": handover})
     assert [t["id"] for t in (await ben.json("GET", "/chats"))["tickets"]] == [ticket_id]
     assert (await anna.json("GET", "/chats"))["tickets"] == []
-    assert (await customer.messages())["agent"] == {"display_name": "Ben"}
+    status = await customer.messages()
+    assert status["agent"] == {"display_name": "Ben"}
+    told = status["messages"][-1]
+    assert told["meta"]["kind"] == "transferred" and "Anna" in told["text"] and "Ben" in told["text"]
+    notes = (await ben.json("GET", f"/tickets/{ticket_id}"))["notes"]
+    assert [(n["text"], n["agent"]) for n in notes] == [(handover, "Anna")]  # agents only
+    assert handover not in str(status["messages"])
 
 
 async def test_a_transfer_respects_the_receiving_agents_capacity(client):
