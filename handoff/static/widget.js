@@ -1088,6 +1088,7 @@
     ui.titleText.hidden = Boolean(name);
     ui.agentName.hidden = !name;
     setText(ui.agentName, name);
+    ui.agentName.title = name || "";
     ui.avatar.classList.toggle("avatar--agent", Boolean(name));
     setText(ui.avatarInitial, name ? Array.from(name.trim())[0].toUpperCase() : "");
     const escalated = state.status === "closed" && state.escalated;
