@@ -28,6 +28,7 @@
   const POLL_MS = 3000;
   const RECONNECT_MAX_MS = 30000;
   const SOCKET_STABLE_MS = 10000; // a socket open this long resets the reconnect backoff
+  const SAID_BY_THE_RATING_FORM = ["rating_request", "rating_saved"];
   const ANSWER_WINDOW_MS = 3000; // messages arriving this soon after the first one belong to the same answer
   const BACK_TO_BOT = "/back_to_bot"; // the hub's "back to the assistant" button (handoff/tickets.py)
   const TYPING_THROTTLE_MS = 2000;
@@ -590,6 +591,8 @@
     if (sender === "system") {
       el.dataset.kind = (msg.meta && msg.meta.kind) || "";
       el.append(h("p", { class: "notice", text }));
+      // the rating form below asks, and thanks, itself: its notices are for the transcript and e-mails
+      if (SAID_BY_THE_RATING_FORM.includes(el.dataset.kind)) el.hidden = true;
     } else {
       el.append(messageLabel(msg, sender), h("div", { class: "bubble", text }));
     }

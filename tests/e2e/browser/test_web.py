@@ -110,6 +110,8 @@ def test_customer_to_bot_to_agent_and_back_to_a_rating(live_hub, page_for):
     customer.locator('[data-testid="star"][data-score="5"]').click()
     customer.get_by_test_id("rating-submit").click()
     expect(customer.get_by_test_id("panel")).to_contain_text(re.compile("thank", re.I), timeout=10_000)
+    thanks = customer.get_by_text(re.compile("thank.*(rating|feedback)", re.I)).all()
+    assert len([t for t in thanks if t.is_visible()]) == 1  # said once, not by the form and a notice
     screenshot(customer, "widget-rated")
 
     # days later, the same browser: the agent sees the earlier case and how it was solved
