@@ -448,6 +448,7 @@ async def approve(hub: Hub, agent: Agent, draft_id: int, retrain: RetrainTrigger
     async with hub.sessions() as session:
         draft = await _load(session, draft_id)
         _pending(draft)
+        _check_shape(draft.kind, draft.content)  # e.g. drafted before a check existed: refused before any write
         gaps = missing(draft.kind, draft.content)
         if gaps:
             raise Invalid(
@@ -550,3 +551,24 @@ def _check_shape(kind: str, content: object) -> None:
             raise Invalid("Each example needs a text.", "invalid_draft")
         if example.get("language") not in LANGUAGES or not re.fullmatch(r"[a-z_]+", str(example.get("intent"))):
             raise Invalid("Each example needs a language (de, en) and an intent name.", "invalid_draft")
+    _check_story(content.get("story") or {})
+
+
+def _check_story(story: dict) -> None:
+    """A test story as add_story writes it: checked before anything is written, so that approving never stops
+    half way (an article written and imported, then the story refused)."""
+    if story.get("language") is not None and story.get("language") not in LANGUAGES:
+        raise Invalid("content.story.language: de or en.", "invalid_draft")  # it names the file written
+    steps = story.get("steps") or []
+    if not isinstance(steps, list):
+        raise Invalid("content.story.steps must be a list.", "invalid_draft")
+    if steps and not str(story.get("story") or "").strip():
+        raise Invalid("content.story needs a name (story).", "invalid_draft")
+    for step in steps:
+        user = isinstance(step, dict) and isinstance(step.get("user"), str) and step["user"].strip()
+        said = user and re.fullmatch(r"[a-z_]+", str(step.get("intent")))
+        acted = isinstance(step, dict) and "user" not in step and re.fullmatch(r"[a-z_]+", str(step.get("action")))
+        if not (said or acted):
+            raise Invalid(
+                "Each story step needs 'user' (the text) with its 'intent', or an 'action' name.", "invalid_draft"
+            )

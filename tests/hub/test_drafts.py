@@ -15,7 +15,7 @@ from bot.settings import PROJECT_DIR, Settings
 from handoff.app import create_app
 from handoff.drafts import draft_examples, draft_story, missing, slug
 from handoff.keys import HUB
-from handoff.models import Ticket
+from handoff.models import Draft, Ticket
 from tests.hub.conftest import closed_port, new_agent, new_customer, queued_ticket
 
 ARTICLES = ("camera/lens-error.yml", "phone/not-charging.yml")
@@ -167,6 +167,35 @@ async def test_a_resolved_ticket_without_an_article_becomes_a_bilingual_article_
     assert "learned" in approved["result"]["files"][-1]
     again = await editor_call(client, editor, "POST", f"/drafts/{draft['id']}/approve", expect=409)
     assert again["error"]["code"] == "already_decided"
+
+
+@pytest.mark.parametrize(
+    "story",
+    [
+        {"story": "en broken", "steps": [{"user": "hello"}]},  # no intent: approving wrote the article, then 500
+        {"story": "en broken", "steps": [{"user": "hello", "intent": "greet"}], "language": "../../etc"},
+        {"story": "", "steps": [{"action": "utter_greet"}]},
+        {"story": "en broken", "steps": "not a list"},
+    ],
+)
+async def test_a_story_that_cannot_be_written_is_refused_before_anything_is(client, data_copy, story):
+    agent = await new_agent(client, "anna")
+    editor = await new_agent(client, "erik", role="editor", online=False)
+    packet = {"summary": "zoom lever grinds", "device": {"category": "camera"}}
+    await resolved_ticket(client, agent, packet=packet, note="Cleaned the lever with a blower.")
+    (listed,) = (await editor_call(client, editor, "GET", "/drafts"))["drafts"]
+    draft = await editor_call(client, editor, "GET", f"/drafts/{listed['id']}")
+    refused = await editor_call(
+        client, editor, "PUT", f"/drafts/{draft['id']}", {"content": {**draft["content"], "story": story}}, expect=400
+    )
+    assert refused["error"]["code"] == "invalid_draft"
+    before = sorted(str(p) for p in data_copy.rglob("*"))
+    async with client.app[HUB].sessions() as session, session.begin():  # stored before the check existed
+        stored = await session.get(Draft, draft["id"])
+        stored.content = {**draft["content"], "story": story}
+    refused = await editor_call(client, editor, "POST", f"/drafts/{draft['id']}/approve", expect=400)
+    assert refused["error"]["code"] == "invalid_draft"
+    assert sorted(str(p) for p in data_copy.rglob("*")) == before  # nothing written
 
 
 async def test_a_button_the_customer_pressed_is_no_symptom_of_the_drafted_article(client):
