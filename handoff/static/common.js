@@ -5,6 +5,21 @@
 
 export const $ = (id) => document.getElementById(id);
 
+/** Why a conversation was handed over: [label, explanation] (console, dashboard, knowledge page). */
+export const HANDOFF_REASONS = {
+  customer_request: ["Customer asked for a person", "The customer asked to talk to a person."],
+  repeated_fallback: ["Bot did not understand", "The bot did not understand two messages in a row."],
+  steps_exhausted: ["Guide did not help", "The customer tried every step of the guide; none solved it."],
+  no_article: ["No matching guide", "The bot found no guide for the problem, even after asking."],
+  human_topic: ["Needs a person", "Damage, liquid, warranty, repair, return or data recovery."],
+  safety: ["Safety risk", "Swollen battery, smoke, burning smell or heat damage."],
+  bot_unavailable: ["Bot unavailable", "The bot or its action server did not answer."],
+  email_reply: ["Customer answered by e-mail", "The customer answered an e-mail after the chat had ended or gone back to the bot."],
+};
+
+/** A handoff reason's label ("Guide did not help") for its code ("steps_exhausted"). */
+export const reasonLabel = (reason) => HANDOFF_REASONS[reason]?.[0] ?? reason ?? "Unknown reason";
+
 const SVG_NS = "http://www.w3.org/2000/svg";
 const MAX_TOASTS = 4;
 

@@ -7,7 +7,7 @@
 // Security: every piece of data reaches the DOM through el()/text nodes/setAttribute only;
 // this file never assigns HTML strings.
 
-import { $, apiClient, el, toast } from "/common.js";
+import { $, apiClient, el, HANDOFF_REASONS as REASONS, reasonLabel, toast } from "/common.js";
 
 const API = "/api/v1/agent";
 const APP_NAME = "Support console";
@@ -26,16 +26,6 @@ const PRIORITIES = {
   low: { label: "Low", rank: 3 },
 };
 
-const REASONS = {
-  customer_request: ["Customer asked for a person", "The customer asked to talk to a person."],
-  repeated_fallback: ["Bot did not understand", "The bot did not understand two messages in a row."],
-  steps_exhausted: ["Guide did not help", "The customer tried every step of the guide; none solved it."],
-  no_article: ["No matching guide", "The bot found no guide for the problem, even after asking."],
-  human_topic: ["Needs a person", "Damage, liquid, warranty, repair, return or data recovery."],
-  safety: ["Safety risk", "Swollen battery, smoke, burning smell or heat damage."],
-  bot_unavailable: ["Bot unavailable", "The bot or its action server did not answer."],
-  email_reply: ["Customer answered by e-mail", "The customer answered an e-mail after the chat had ended or gone back to the bot."],
-};
 
 const CATEGORIES = { phone: "Phone", camera: "Camera", notebook: "Notebook" };
 const LANGUAGES = { de: "German", en: "English" };
@@ -197,7 +187,6 @@ function noteServerClock(ticket) {
 }
 
 const priorityLabel = (priority) => PRIORITIES[priority]?.label ?? priority ?? "";
-const reasonLabel = (reason) => REASONS[reason]?.[0] ?? reason ?? "Unknown reason";
 const reasonText = (reason) => REASONS[reason]?.[1] ?? "";
 const categoryLabel = (category) => CATEGORIES[category] ?? "Unknown device";
 const languageLabel = (language) => LANGUAGES[language] ?? language ?? "—";
@@ -1517,7 +1506,7 @@ function actorName(actor) {
 function changeReason(reason) {
   const handoff = /^handoff: (\w+)$/.exec(reason ?? "");
   if (!handoff) return reason;
-  return `Handed over: ${(REASONS[handoff[1]]?.[0] ?? humanize(handoff[1])).toLowerCase()}`;
+  return `Handed over: ${reasonLabel(handoff[1]).toLowerCase()}`;
 }
 
 /** A code such as "wont_turn_on" as words: "wont turn on". */

@@ -4,21 +4,11 @@
 // Security: data reaches the DOM only as text nodes, textContent and setAttribute; charts are SVG built
 // with createElementNS. This file never assigns HTML strings.
 
-import { $, apiClient, el, svg } from "/common.js";
+import { $, apiClient, el, reasonLabel, svg } from "/common.js";
 
 const API = "/api/v1/agent";
 const REFRESH_MS = 60_000;
 
-const REASONS = {
-  customer_request: "Customer asked for a person",
-  repeated_fallback: "Bot did not understand",
-  steps_exhausted: "Guide did not help",
-  no_article: "No matching guide",
-  human_topic: "Needs a person",
-  safety: "Safety risk",
-  bot_unavailable: "Bot unavailable",
-  email_reply: "Customer answered by e-mail",
-};
 const LANGUAGES = { de: "German", en: "English" };
 const CATEGORIES = { phone: "Phones", camera: "Cameras", notebook: "Notebooks", unknown: "Device unknown" };
 const ROLES = { agent: "Agent", editor: "Editor", admin: "Admin" };
@@ -287,12 +277,12 @@ function renderReasons(overall) {
     viewBox: `0 0 ${width} ${height}`,
     class: "chart-svg",
     role: "img",
-    "aria-label": reasons.map(([reason, r]) => `${REASONS[reason] ?? reason}: ${r.tickets}`).join(", "),
+    "aria-label": reasons.map(([reason, r]) => `${reasonLabel(reason)}: ${r.tickets}`).join(", "),
   });
   reasons.forEach(([reason, r], index) => {
     const y = index * row + 4;
     const length = Math.max(3, (r.tickets / largest) * barMax);
-    const label = REASONS[reason] ?? reason;
+    const label = reasonLabel(reason);
     chart.append(
       svg(
         "g",

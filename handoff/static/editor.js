@@ -2,7 +2,7 @@
 // messages the bot did not understand. Talks to /api/v1/editor (docs/hub-api.md); customer text is only
 // ever inserted as text (textContent / input values), never as HTML.
 
-import { $, apiClient, el, toast } from "/common.js";
+import { $, apiClient, el, reasonLabel, toast } from "/common.js";
 
 const API = "/api/v1";
 const LANGS = [
@@ -112,6 +112,16 @@ async function loadDrafts() {
   } catch (error) {
     report(error);
   }
+}
+
+/** A draft's field path as an editor reads it: "article.steps.1.de.do" is "step 1: what to do (German)". */
+function fieldLabel(path) {
+  const parts = path.split(".").filter((p) => p !== "article" && p !== "step");
+  const language = parts.find((p) => p === "de" || p === "en");
+  const rest = parts.filter((p) => p !== language);
+  const names = { do: "what to do", check: "how to tell it helped", title: "title", symptoms: "symptoms" };
+  const words = rest[0] === "steps" ? [`step ${rest[1]}:`, names[rest[2]] ?? rest[2]] : rest.map((p) => names[p] ?? p);
+  return `${words.join(" ")} (${language === "de" ? "German" : "English"})`;
 }
 
 function draftTitle(draft) {
@@ -248,7 +258,7 @@ function renderDraft() {
         "p",
         { class: "ctx-warning", role: "status", "data-testid": "draft-missing" },
         `Supply the ${langs.map((l) => (l === "de" ? "German" : "English")).join(" and ")} text before approval: `,
-        draft.missing.join(", "),
+        draft.missing.map(fieldLabel).join(", "),
       ),
     );
   }
@@ -392,7 +402,7 @@ function renderSource() {
     el("section", { class: "ctx-section" },
       el("h2", { class: "ctx-title" }, "Resolution"),
       el("p", { class: "resolution", "data-testid": "source-resolution" }, ticket.resolution_note ?? ""),
-      el("p", { class: "ctx-muted" }, `Handed over: ${ticket.reason}`, ticket.category ? ` · ${ticket.category}` : "")),
+      el("p", { class: "ctx-muted" }, `Handed over: ${reasonLabel(ticket.reason)}`, ticket.category ? ` · ${ticket.category}` : "")),
     el("section", { class: "ctx-section" },
       el("h2", { class: "ctx-title" }, "What the bot understood"),
       el("ol", { class: "turns" }, source.turns.map((t) =>
