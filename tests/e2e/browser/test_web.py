@@ -267,6 +267,22 @@ def test_the_widget_fills_a_phone_screen_and_works_with_the_keyboard(live_hub, p
     expect(panel).to_be_hidden()
 
 
+def test_the_console_fits_a_phone_screen(live_hub, page_for):
+    """Below 760 px the console is one column: nothing to pan sideways, the chat and its composer in reach."""
+    console = sign_in(page_for(width=390, height=844), live_hub, live_hub.create_agent("Pia Klein"))
+    customer = open_shop(page_for(), live_hub)
+    hand_over(customer, "My notebook keyboard types the wrong letters")
+    claim_from_queue(console, "wrong letters")
+    assert console.evaluate("() => document.documentElement.scrollWidth") <= 390
+    composer = console.get_by_test_id("composer")
+    composer.scroll_into_view_if_needed()
+    composer.fill("Which keyboard layout is set?")
+    console.get_by_test_id("send").click()
+    expect(messages(customer, "agent").last).to_contain_text("keyboard layout", timeout=10_000)
+    console.evaluate("() => window.scrollTo(0, 0)")
+    screenshot(console, "console-phone")
+
+
 def test_a_long_answer_is_shown_from_its_first_line(live_hub, page_for):
     """A step taller than the chat was scrolled to its end: the customer read "how to tell it helped" first."""
     customer = open_shop(page_for(width=1280, height=520, locale="de-DE"), live_hub)  # a short chat panel
