@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from bot.devices import CATEGORIES
 from bot.language import SUPPORTED
@@ -49,6 +49,17 @@ def whole_number(raw: str | None, highest: int = MAX_ID) -> int | None:
 def is_id(value: object) -> bool:
     """A JSON value that can be a row's id (a whole number in the database's range, not a boolean)."""
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
+
+
+def _json_number(value: object) -> object:
+    """JSON Schema's integer is any number without a fraction (1.0 too), but never text or true/false."""
+    if isinstance(value, bool | str):
+        raise ValueError("Input should be a number, not text or true/false")
+    return value
+
+
+# strict types, except that an integer may be written 1.0 (as JSON Schema, and so the OpenAPI document, says)
+Integer = Annotated[int, Field(strict=False), BeforeValidator(_json_number)]
 
 
 class Body(BaseModel):
@@ -97,7 +108,7 @@ class Contact(Body):
 
 
 class Rating(Body):
-    score: int = Field(ge=1, le=5)
+    score: Integer = Field(ge=1, le=5)
     comment: str | None = Field(default=None, description="At most MAX_MESSAGE_CHARS.")
 
 
@@ -127,7 +138,7 @@ class AgentMessage(Body):
 
     text: str | None = Field(default=None, description="At most MAX_MESSAGE_CHARS.", **documented(pattern=NOT_BLANK))
     article_id: str | None = Field(default=None, description="Send this knowledge-base article's step ...")
-    step: int | None = Field(default=None, ge=1, description="... number `step` (1-based).")
+    step: Integer | None = Field(default=None, ge=1, description="... number `step` (1-based).")
     client_id: str | None = Field(default=None, max_length=64)
 
 
@@ -146,7 +157,7 @@ class Escalate(Body):
 
 
 class Transfer(Body):
-    agent_id: int | None = Field(ge=1, le=MAX_ID, description="Another agent, or null for back to the queue.")
+    agent_id: Integer | None = Field(ge=1, le=MAX_ID, description="Another agent, or null for back to the queue.")
     note: str | None = Field(
         default=None,
         description="A handover note for whoever takes the chat next (an internal note; at most MAX_MESSAGE_CHARS).",
@@ -167,7 +178,7 @@ class NewAgent(Body):
     role: Literal["agent", "editor", "admin"] = "agent"
     categories: list[Literal[CATEGORIES]] = []
     languages: list[Literal[SUPPORTED]] = []
-    capacity: int = Field(default=3, ge=1, le=20)
+    capacity: Integer = Field(default=3, ge=1, le=20)
 
 
 class AgentChange(Body):
@@ -200,7 +211,7 @@ class Reject(Body):
 
 
 class Label(Body):
-    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(**documented(minItems=1, maxItems=MAX_LABEL_BATCH))
+    ids: list[Annotated[Integer, Field(ge=1, le=MAX_ID)]] = Field(**documented(minItems=1, maxItems=MAX_LABEL_BATCH))
     intent: str | None = Field(
         default=None, description="One of GET /api/v1/editor/intents (another one: 400 unknown_intent); null dismisses."
     )

@@ -223,7 +223,7 @@
   let errorAction = null;
   let errorTimer = null;
   let ratingScore = 0;
-  let firstArrival = null; // {el, at}: the first bot or agent message of the answer arriving (afterMessagesChanged)
+  let firstArrival = null; // {el, at}: the first message of the bot's answer arriving (see afterMessagesChanged)
 
   // ------------------------------------------------------------------ helpers
 
@@ -536,14 +536,16 @@
     placeStored(el, msg.id);
     rendered.set(msg.id, el);
     noteMessage(msg, live);
-    const now = Date.now();
-    if (arriving && msg.sender !== "customer" && !(firstArrival && now - firstArrival.at < ANSWER_WINDOW_MS)) {
-      firstArrival = { el, at: now }; // an answer's messages come one by one (socket) or together (reply)
+    if (arriving && msg.sender === "bot") {
+      const now = Date.now(); // an answer's messages come one by one (socket) or together (reply)
+      if (!(firstArrival && now - firstArrival.at < ANSWER_WINDOW_MS)) firstArrival = { el, at: now };
+    } else if (arriving && msg.sender !== "customer") {
+      firstArrival = null; // a notice or a person's message: the newest is what counts
     }
   }
 
-  /** After new messages: to the bottom if the customer was there, but never past the start of what just arrived
-   * (a long troubleshooting step is read from its first line, not its last). */
+  /** After new messages: to the bottom if the customer was there, but never past the start of the bot's answer
+   * that just arrived (a long troubleshooting step is read from its first line, not its last). */
   function afterMessagesChanged(stickToBottom) {
     render();
     if (!stickToBottom) return;
@@ -1329,7 +1331,8 @@
       tr(h("h3", { id: "sw-rating-title", class: "rating-title" }), "ratingTitle"), starGroup,
       tr(h("label", { for: "sw-rating-comment", class: "field-label" }), "ratingComment"), ratingComment,
       ratingError, ratingSubmit);
-    const ratingThanks = tr(h("p", { class: "rating-thanks", tabindex: "-1", hidden: true }), "ratingThanks");
+    const ratingThanks = tr(h("p", { class: "rating-thanks", tabindex: "-1", "data-testid": "rating-thanks", hidden: true }),
+      "ratingThanks");
     const rating = h("section", { class: "rating", "data-testid": "rating", hidden: true }, ratingForm, ratingThanks);
 
     // focusable, so that keyboard users can scroll back through the conversation with the arrow keys

@@ -109,7 +109,10 @@ def test_customer_to_bot_to_agent_and_back_to_a_rating(live_hub, page_for):
     expect(customer.get_by_test_id("star").first).to_be_visible(timeout=10_000)
     customer.locator('[data-testid="star"][data-score="5"]').click()
     customer.get_by_test_id("rating-submit").click()
-    expect(customer.get_by_test_id("panel")).to_contain_text(re.compile("thank", re.I), timeout=10_000)
+    expect(customer.get_by_test_id("rating-thanks")).to_be_visible(timeout=10_000)
+    saved = customer.locator('[data-testid="message"][data-kind="rating_saved"]')
+    expect(saved).to_have_count(1, timeout=10_000)  # the hub's notice arrived: for the transcript, not shown
+    expect(saved).to_be_hidden()
     thanks = customer.get_by_text(re.compile("thank.*(rating|feedback)", re.I)).all()
     assert len([t for t in thanks if t.is_visible()]) == 1  # said once, not by the form and a notice
     screenshot(customer, "widget-rated")
@@ -200,6 +203,7 @@ def test_an_escalated_customer_without_an_address_is_offered_the_email_form(live
     expect(form).to_be_visible()
     expect(customer.get_by_test_id("ended")).to_contain_text("goes on by e-mail")  # not "ended", not "rate us"
     expect(customer.get_by_test_id("rating")).to_be_hidden()
+    expect(messages(customer, "system").last).to_be_in_viewport()  # the newest notice, not the bot's answer before
     screenshot(customer, "widget-escalated")
     form.get_by_role("textbox").fill("kim@example.com")
     form.get_by_role("button").click()
