@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from aiohttp import WSCloseCode, web
 
 log = logging.getLogger(__name__)
-SEND_TIMEOUT_S = 10.0  # how long one event may wait for a client to read what it was sent before
+SEND_TIMEOUT_S = 10.0  # how long sending one event may wait on a client that reads nothing; then it is closed
 
 
 class Events:
