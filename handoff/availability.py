@@ -40,8 +40,11 @@ class OpeningHours:
         return None
 
 
-def when_back(opening: datetime, now: datetime, language: str) -> str:
-    """ "today at 08:00", "tomorrow at 08:00", "on Monday at 08:00" (in German: "ab heute 08:00 Uhr", ...)."""
+def when_back(opening: datetime | None, now: datetime, language: str) -> str:
+    """ "today at 08:00", "tomorrow at 08:00", "on Monday at 08:00" (in German: "ab heute 08:00 Uhr", ...);
+    "as soon as possible" when no opening is known."""
+    if opening is None:
+        return text("hub_back_later", language)
     days = (opening.date() - now.astimezone(opening.tzinfo).date()).days
     clock = opening.strftime("%H:%M")
     if days == 0:

@@ -348,10 +348,9 @@ async def _attach_bot_context(hub: Hub, ticket, problems: list[str]) -> None:
 async def _show_pressed_buttons(session: AsyncSession, conversation_id: str, turns: list[dict]) -> None:
     """A turn that was a button press reached the bot as its payload ("/deny"): each such turn gets `shown`, the
     button's title as the customer saw it ("No, still the same"), from the hub's own transcript."""
-    pressed = await session.scalars(
-        select(Message).where(Message.conversation_id == conversation_id, Message.sender == "customer")
-    )
-    titles = {(m.meta or {}).get("payload"): m.text for m in pressed if (m.meta or {}).get("payload")}
+    customer_said = (Message.conversation_id == conversation_id, Message.sender == "customer")
+    pressed = await session.execute(select(Message.meta, Message.text).where(*customer_said))
+    titles = {meta["payload"]: text for meta, text in pressed if (meta or {}).get("payload")}
     for turn in turns:
         if turn["text"] in titles:
             turn["shown"] = titles[turn["text"]]

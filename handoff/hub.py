@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import sessionmaker
 
 from bot.kb.service import KnowledgeBase
-from bot.messages import text as catalogue_text
 from bot.retrain import Retrainer
 from bot.settings import Settings
 from handoff.availability import OpeningHours, when_back
@@ -101,8 +100,7 @@ class Hub:
 
     def when_back(self, language: str) -> str:
         """When second level is back, as a customer reads it ("tomorrow at 08:00")."""
-        opening = self.next_opening()
-        return when_back(opening, self.now(), language) if opening else catalogue_text("hub_back_later", language)
+        return when_back(self.next_opening(), self.now(), language)
 
     async def limit(self, rule: str, key: str, what: str) -> None:
         """Raise RateLimited when `key` exceeded `rule` (e.g. '20/10 seconds')."""

@@ -151,10 +151,9 @@ async def refresh_waiting(hub: Hub) -> None:
         waiting = [t for t in snap.queued if t.conversation_id in watched]
         languages = await _by_conversation(session, Conversation.language, [t.conversation_id for t in waiting])
     for ticket in waiting:
-        event = {"type": "state", "state": "queued", "queue": snap.info(ticket), "agent": None}
-        await hub.events.to_conversation(
-            ticket.conversation_id, {**event, "language": languages[ticket.conversation_id]}
-        )
+        language = languages[ticket.conversation_id]
+        event = {"type": "state", "state": "queued", "queue": snap.info(ticket), "agent": None, "language": language}
+        await hub.events.to_conversation(ticket.conversation_id, event)
 
 
 async def announce_presence(hub: Hub, agent_id: int) -> None:
