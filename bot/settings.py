@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     agent_grace_s: float = Field(
         default=60, ge=0, description="Seconds an agent may be disconnected before their chats go back to the queue."
     )
+    hub_redis_url: str = Field(
+        default="",
+        description="Redis for several hub instances side by side on one database (live events, who is connected, "
+        "locks, rate limits; handoff/cluster.py). Empty: one instance, all of that in its process.",
+    )
     opening_hours: str = Field(
         default="mon-sun 00:00-24:00",
         description="When second level answers, e.g. 'mon-fri 08:00-18:00; sat 09:00-13:00' (in HUB_TIMEZONE).",

@@ -16,6 +16,7 @@ from bot.kb.service import KnowledgeBase
 from bot.settings import Settings
 from handoff import outbox, retraining, tickets
 from handoff.availability import parse_opening_hours
+from handoff.cluster import Cluster
 from handoff.db import make_async_engine, make_sessions
 from handoff.events import Events
 from handoff.hub import Hub
@@ -95,10 +96,12 @@ async def _resources(app: web.Application):
     kb_engine = make_engine(settings.database_url)  # the knowledge base's own (synchronous) access, in threads
     rasa = RasaClient(settings.rasa_url, settings.resolved_rasa_token(), settings.rasa_timeout_s)
     kb_sessions = make_session_factory(kb_engine)
+    cluster = Cluster.for_settings(settings)
     hub = Hub(
         settings=settings,
         sessions=make_sessions(engine),
-        events=Events(),
+        events=Events(cluster),
+        cluster=cluster,
         rasa=rasa,
         hours=parse_opening_hours(settings.opening_hours, settings.hub_timezone),
         knowledge_base=KnowledgeBase(kb_sessions),
@@ -108,6 +111,8 @@ async def _resources(app: web.Application):
         reply_signer=outbox.reply_signer(settings),
     )
     app[HUB] = hub
+    if cluster is not None:
+        await cluster.start(hub.events.deliver_forwarded, hub.presence_here, lambda gone: _grace_for(hub, gone))
     await _resume_grace_periods(hub)
     stopping = asyncio.Event()
     mailer = asyncio.create_task(outbox.run(hub, make_transport(settings), stopping))
@@ -116,6 +121,8 @@ async def _resources(app: web.Application):
         yield
     finally:
         stopping.set()  # the outbox ends between two e-mails: a cancelled database call could hang the pool
+        if cluster is not None:
+            await cluster.stop()  # the others take over this instance's grace periods
         for task in [*hub.grace_tasks.values(), *hub.background]:
             task.cancel()
         await asyncio.gather(mailer, *hub.background, return_exceptions=True)
@@ -131,7 +138,7 @@ async def _refresh_waiting_customers(hub: Hub) -> None:
     while True:
         await asyncio.sleep(WAIT_REFRESH_S)
         try:
-            await tickets.refresh_waiting(hub)
+            await tickets.refresh_waiting(hub, here_only=True)  # each instance refreshes its own customers
         except Exception:  # a failed round (e.g. the database restarting) must not end the refreshing
             log.exception("refreshing the waiting customers' estimates failed")
 
@@ -147,6 +154,12 @@ async def _resume_grace_periods(hub: Hub) -> None:
         busy = set((await session.scalars(select(Ticket.agent_id).where(Ticket.status == "assigned"))).all())
         present = set((await session.scalars(select(Agent.id).where(Agent.presence != "offline"))).all())
     for agent_id in busy | present:
+        sockets.schedule_requeue(hub, agent_id)
+
+
+def _grace_for(hub: Hub, agents: set[int]) -> None:
+    """Another hub instance went away with these agents' consoles: they get the grace period to reconnect."""
+    for agent_id in agents - hub.events.connected_agents():
         sockets.schedule_requeue(hub, agent_id)
 
 

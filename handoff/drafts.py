@@ -454,7 +454,7 @@ async def approve(hub: Hub, agent: Agent, draft_id: int, retrain: RetrainTrigger
             raise Invalid(
                 "Supply both languages before approval; missing: " + ", ".join(gaps), "missing_language", fields=gaps
             )
-    async with hub.content_lock:
+    async with hub.lock("content"):
         written = await hub.in_thread(_write, hub, draft.kind, draft.article_id, draft.content)
     result = {
         "files": written.files,

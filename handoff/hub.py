@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -19,6 +21,7 @@ from bot.kb.service import KnowledgeBase
 from bot.retrain import Retrainer
 from bot.settings import Settings
 from handoff.availability import OpeningHours, when_back
+from handoff.cluster import Cluster
 from handoff.errors import RateLimited
 from handoff.events import Events
 from handoff.rasa import RasaClient
@@ -35,7 +38,7 @@ class Hub:
     hours: OpeningHours
     knowledge_base: KnowledgeBase
     kb_sessions: sessionmaker | None = None  # synchronous sessions for imports of approved articles (in threads)
-    content_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one writer of data/ files at a time
+    cluster: Cluster | None = None  # the other hub instances (HUB_REDIS_URL); None: this is the only one
     retrainer: Retrainer | None = None  # background retrains after editors change training data
     # sliding window counter: two counters per key. limits' moving window keeps every hit and, in memory, sweeps
     # all keys with a thread hop each after every hit: relaying 10 chats at once took 6.9 instead of 4.5 CPU s
@@ -50,6 +53,10 @@ class Hub:
     token_hashes: OrderedDict[str, str] = field(default_factory=OrderedDict)  # conversation id -> its token's hash
     customers_seen: OrderedDict[str, datetime] = field(default_factory=OrderedDict)  # id -> their last request
     _locks: weakref.WeakValueDictionary = field(default_factory=weakref.WeakValueDictionary)
+
+    def __post_init__(self) -> None:
+        if self.cluster is not None:
+            self.limiter = SlidingWindowCounterRateLimiter(self.cluster.limit_storage())
 
     def remember_token_hash(self, conversation_id: str, token_hash: str, keep: int = 50_000) -> None:
         """Remember a conversation's token hash (they never change); the least recently read are forgotten."""
@@ -66,23 +73,51 @@ class Hub:
             self.customers_seen.popitem(last=False)
 
     def customer_last_seen(self, conversation_id: str) -> datetime | None:
-        """When the customer last made a request or closed their socket (kept in memory: None after a restart)."""
-        return self.customers_seen.get(conversation_id)
+        """When the customer last made a request or closed their socket, here or on another instance (kept in
+        memory: None after a restart)."""
+        seen = self.customers_seen.get(conversation_id)
+        elsewhere = self.cluster.last_seen(conversation_id) if self.cluster is not None else None
+        if elsewhere is not None:
+            elsewhere = datetime.fromtimestamp(elsewhere, UTC)
+            seen = elsewhere if seen is None else max(seen, elsewhere)
+        return seen
 
     def customer_present(self, conversation_id: str) -> bool:
         """Whether the customer has the chat open: a socket now, or a request (a poll) a moment ago."""
         if self.events.is_watched(conversation_id):
             return True
-        seen = self.customers_seen.get(conversation_id)
+        seen = self.customer_last_seen(conversation_id)
         return seen is not None and (self.now() - seen).total_seconds() < self.settings.customer_away_after_s
 
-    def lock(self, conversation_id: str) -> asyncio.Lock:
-        """One customer message at a time per conversation (in this process)."""
-        lock = self._locks.get(conversation_id)
+    def presence_here(self) -> dict:
+        """Who is connected to this instance, as it tells the others (handoff/cluster.py)."""
+        recent = self.now().timestamp() - self.settings.customer_away_after_s
+        seen = {}
+        for conversation_id, moment in reversed(self.customers_seen.items()):  # newest first
+            if moment.timestamp() < recent:
+                break
+            seen[conversation_id] = moment.timestamp()
+        return {
+            "agents": sorted(self.events.agents_here()),
+            "leaving": sorted(self.grace_tasks),  # their last console here closed; their grace period runs here
+            "watched": sorted(self.events.watched_here()),
+            "seen": seen,
+        }
+
+    @contextlib.asynccontextmanager
+    async def lock(self, name: str) -> AsyncIterator[None]:
+        """One holder at a time of `name` (a conversation: one customer message at a time; "content": one writer of
+        data/ files), in this process and, with several instances, across them."""
+        lock = self._locks.get(name)
         if lock is None:
             lock = asyncio.Lock()
-            self._locks[conversation_id] = lock
-        return lock
+            self._locks[name] = lock
+        async with lock:
+            if self.cluster is None:
+                yield
+            else:
+                async with self.cluster.lock(name):
+                    yield
 
     async def in_thread(self, function, *args):
         """Run blocking work (knowledge-base search, password hashing) off the event loop."""

@@ -89,7 +89,7 @@ async def label(
         raise Invalid("Some of these messages are no longer open; reload the inbox.", "stale_selection")
     result: dict = {"labelled": 0, "dismissed": 0, "files": [], "skipped": [], "retrain": "not needed"}
     if intent is not None:
-        async with hub.content_lock:
+        async with hub.lock("content"):
             for language in sorted({i.language for i in items}):
                 texts = [i.text for i in items if i.language == language]
                 report = await hub.in_thread(nlu.add_examples, Path(hub.settings.nlu_dir), language, intent, texts)

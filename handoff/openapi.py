@@ -292,6 +292,7 @@ ERRORS = {
     "409": "conflict (already claimed, capacity reached, conversation closed)",
     "413": "message or body too large",
     "429": "rate limited (Retry-After)",
+    "503": "several hub instances: Redis briefly unreachable, nothing was stored (try again)",
 }
 
 RETRAIN = {"type": "object", "description": "RetrainState, see docs/hub-api.md"}

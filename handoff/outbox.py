@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.settings import Settings
@@ -35,6 +35,7 @@ MAX_ATTEMPTS = 8
 POLL_S = 0.25  # how often the loop checks (in memory) whether an e-mail is due
 IDLE_LOOK_S = 30  # and reads the database anyway
 BATCH = 20
+CLAIM_S = 300  # a mail taken for sending is due again after this only if its sender died (several hub instances)
 LINK_SALT = "conversation-link"
 
 
@@ -101,6 +102,8 @@ async def deliver_due(hub: Hub, transport: Transport) -> datetime | None:
             )
         ).all()
     for mail_id in due:
+        if not await _claim(hub, mail_id):
+            continue  # another hub instance is sending it
         try:
             await _deliver(hub, transport, mail_id)
         except Exception as exc:  # e.g. an address no e-mail can carry: that mail is retried later, the rest go now
@@ -111,6 +114,19 @@ async def deliver_due(hub: Hub, transport: Transport) -> datetime | None:
             select(func.min(OutgoingMail.send_after)).where(OutgoingMail.status == "pending")
         )
     return aware(upcoming) if upcoming is not None else None
+
+
+async def _claim(hub: Hub, mail_id: int) -> bool:
+    """Take a due mail for this instance: its due time moves CLAIM_S ahead in one conditional UPDATE, so of several
+    hub instances exactly one sends it (and another only if that one died before recording the result)."""
+    now = hub.now()
+    async with hub.sessions() as session, session.begin():
+        taken = await session.execute(
+            update(OutgoingMail)
+            .where(OutgoingMail.id == mail_id, OutgoingMail.status == "pending", OutgoingMail.send_after <= now)
+            .values(send_after=now + timedelta(seconds=CLAIM_S))
+        )
+    return taken.rowcount == 1
 
 
 async def _deliver(hub: Hub, transport: Transport, mail_id: int) -> bool:

@@ -141,9 +141,10 @@ async def to_covering_agents(hub: Hub, ticket: Ticket, event: dict) -> None:
     await hub.events.to_agents([a.id for a in agents if covers(a, ticket)], event)
 
 
-async def refresh_waiting(hub: Hub) -> None:
-    """Send every waiting customer who is connected their current place in line and wait estimate."""
-    watched = hub.events.watched_conversations()
+async def refresh_waiting(hub: Hub, here_only: bool = False) -> None:
+    """Send every waiting customer who is connected their current place in line and wait estimate (`here_only`:
+    only those connected to this hub instance)."""
+    watched = hub.events.watched_here() if here_only else hub.events.watched_conversations()
     if not watched:
         return
     async with hub.sessions() as session:
@@ -663,7 +664,9 @@ async def requeue_all(hub: Hub, agent_id: int, kind: str = "agent_left") -> int:
             return 0
         agent.presence = "offline"
         tickets = (
-            await session.scalars(select(Ticket).where(Ticket.agent_id == agent_id, Ticket.status == "assigned"))
+            await session.scalars(  # locked: with several hub instances, two may end the same grace period
+                select(Ticket).where(Ticket.agent_id == agent_id, Ticket.status == "assigned").with_for_update()
+            )
         ).all()
         moved = []
         for ticket in tickets:

@@ -1,0 +1,208 @@
+"""Two hub instances side by side on one PostgreSQL database and a real Redis (HUB_REDIS_URL): a customer on one
+and an agent on the other chat live, presence and grace periods span both, an instance that stops hands its agents'
+grace periods to the other, locks and rate limits are shared, and an e-mail goes out once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+import redis
+
+from bot.settings import Settings
+from handoff import cluster as cluster_module
+from handoff import outbox
+from handoff.app import create_app
+from handoff.cluster import Cluster
+from handoff.keys import HUB
+from handoff.models import Conversation, OutgoingMail
+from tests.conftest import postgres_database
+from tests.hub.conftest import closed_port, new_agent, new_customer, queued_ticket
+from tests.hub.test_customer_api import _early_in_a_window
+from tests.hub.test_websockets import _next
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _redis_running():
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
+
+
+@pytest.fixture
+def shared_db_url():
+    from bot.db import migrate
+
+    for url in postgres_database():
+        migrate(url)
+        yield url
+
+
+@pytest.fixture
+def cluster_settings(shared_db_url, monkeypatch) -> Callable[[], Settings]:
+    monkeypatch.setattr(cluster_module, "HEARTBEAT_S", 0.2)
+    monkeypatch.setattr(cluster_module, "STALE_S", 0.8)
+    rasa_port = closed_port()
+    return lambda: Settings(
+        database_url=shared_db_url,
+        hub_redis_url=REDIS_URL,
+        rasa_port=rasa_port,
+        rasa_token="test-token",
+        agent_grace_s=1.0,
+        rate_conversations_per_minute=1000,
+    )
+
+
+@pytest.fixture
+async def two_hubs(cluster_settings, aiohttp_client):
+    first = await aiohttp_client(create_app(cluster_settings()))
+    second = await aiohttp_client(create_app(cluster_settings()))
+    await _until(lambda: len(first.app[HUB].cluster.peers) == 1 and len(second.app[HUB].cluster.peers) == 1)
+    return first, second
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
+async def _state(customer) -> str:
+    return (await customer.messages())["state"]
+
+
+async def _agent_known_to(client, agent_id: int) -> None:
+    await _until(lambda: agent_id in client.app[HUB].events.connected_agents())
+
+
+async def test_a_customer_on_one_instance_and_an_agent_on_the_other_chat_live_both_ways(two_hubs):
+    first, second = two_hubs
+    anna = await new_agent(second, "anna")
+    agent_socket = await second.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+    await _agent_known_to(first, anna.id)
+
+    customer, ticket_id = await queued_ticket(first)  # announced by the first instance
+    assert (await _next(agent_socket, "ticket_queued"))["ticket"]["id"] == ticket_id
+    customer_socket = await first.ws_connect(f"/api/v1/conversations/{customer.id}/ws?token={customer.token}")
+    presence = await _next(agent_socket, "customer_presence")
+    assert (presence["ticket_id"], presence["present"]) == (ticket_id, True)
+
+    await anna.call("POST", f"/tickets/{ticket_id}/claim")  # on the second instance
+    state = await _next(customer_socket, "state")
+    assert state["state"] == "agent" and state["agent"] == {"display_name": "Anna"}
+
+    await agent_socket.send_json({"type": "typing", "ticket_id": ticket_id, "typing": True})
+    assert (await _next(customer_socket, "typing"))["sender"] == "agent"
+    await agent_socket.send_json({"type": "message", "ticket_id": ticket_id, "text": "Hello!", "client_id": "a1"})
+    received = await _next(customer_socket, "message")
+    while received["message"]["sender"] != "agent":
+        received = await _next(customer_socket, "message")
+    assert received["message"]["text"] == "Hello!"
+
+    await customer_socket.send_json({"type": "message", "text": "It still fails", "client_id": "c1"})
+    assert (await _next(customer_socket, "ack"))["client_id"] == "c1"
+    relayed = await _next(agent_socket, "message")
+    while relayed["message"]["sender"] != "customer":  # the notice that Anna joined came first
+        relayed = await _next(agent_socket, "message")
+    assert (relayed["ticket_id"], relayed["message"]["text"]) == (ticket_id, "It still fails")
+    # the chat as the agent's instance sees it: the customer is present (their socket is on the other one)
+    detail = await anna.json("GET", f"/tickets/{ticket_id}")
+    assert detail["customer"]["present"] is True
+
+
+async def test_an_agent_who_reconnects_to_the_other_instance_within_the_grace_period_keeps_the_chat(two_hubs):
+    first, second = two_hubs
+    customer, ticket_id = await queued_ticket(first)
+    anna = await new_agent(second, "anna")
+    on_second = await second.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+    await anna.call("POST", f"/tickets/{ticket_id}/claim")
+    await on_second.close()
+    on_first = await first.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+    await asyncio.sleep(1.5)  # past the grace period (1 s) the second instance started
+    assert await _state(customer) == "agent"
+
+    await on_first.close()  # now connected nowhere: the first instance's grace period ends it
+    async with asyncio.timeout(5):
+        while await _state(customer) != "queued":
+            await asyncio.sleep(0.1)
+    kinds = [m["meta"].get("kind") for m in (await customer.messages())["messages"]]
+    assert kinds.count("agent_left") == 1  # once, though both instances ran a grace period for her
+
+
+@pytest.mark.parametrize("how", ["stops", "dies"])
+async def test_the_agents_of_an_instance_that_goes_away_get_their_grace_period_on_the_other(two_hubs, how):
+    first, second = two_hubs
+    customer, ticket_id = await queued_ticket(first)
+    anna = await new_agent(second, "anna")
+    await second.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+    await anna.call("POST", f"/tickets/{ticket_id}/claim")
+    await _agent_known_to(first, anna.id)
+    if how == "stops":
+        await second.close()  # says goodbye
+    else:  # no goodbye: the instance falls silent (its listener and heartbeat end, its sockets stay open)
+        for task in second.app[HUB].cluster._tasks:
+            task.cancel()
+    await _until(lambda: not first.app[HUB].cluster.peers)
+    assert await _state(customer) == "agent"  # the grace period runs first
+    async with asyncio.timeout(5):
+        while await _state(customer) != "queued":
+            await asyncio.sleep(0.1)
+    assert (await customer.messages())["messages"][-1]["meta"]["kind"] == "agent_left"
+
+
+async def test_a_lock_is_held_by_one_instance_at_a_time(two_hubs):
+    first, second = two_hubs
+    order = []
+
+    async def hold(client, name):
+        async with client.app[HUB].lock("conversation-x"):
+            order.append(f"{name} in")
+            await asyncio.sleep(0.3)
+            order.append(f"{name} out")
+
+    await asyncio.gather(hold(first, "first"), hold(second, "second"))
+    assert order in (
+        ["first in", "first out", "second in", "second out"],
+        ["second in", "second out", "first in", "first out"],
+    )
+
+
+async def test_rate_limits_count_the_messages_sent_through_both_instances(cluster_settings, aiohttp_client):
+    settings = cluster_settings()
+    settings.rate_messages_per_10s = 3
+    first = await aiohttp_client(create_app(settings))
+    second = await aiohttp_client(create_app(settings))
+    customer = await new_customer(first)
+    await _early_in_a_window(10)
+    statuses = []
+    for client in (first, second, first, second):
+        customer.client = client
+        statuses.append((await customer.say("hello")).status)
+    assert statuses == [200, 200, 200, 429]
+
+
+async def test_a_due_email_is_sent_once_though_both_instances_look_at_the_same_moment(two_hubs):
+    first, second = two_hubs
+    customer = await new_customer(first)
+    hub = first.app[HUB]
+    async with hub.sessions() as session, session.begin():
+        conversation = await session.get(Conversation, customer.id)
+        conversation.email = "kim@example.org"
+        session.add(
+            OutgoingMail(
+                conversation_id=customer.id, to_address="kim@example.org", after_message_id=0, send_after=hub.now()
+            )
+        )
+    claims = await asyncio.gather(*(outbox._claim(c.app[HUB], 1) for c in (first, second, first, second)))
+    assert sorted(claims) == [False, False, False, True]
+
+
+def test_several_instances_need_postgresql():
+    with pytest.raises(ValueError, match="need PostgreSQL"):
+        Cluster.for_settings(Settings(database_url="sqlite:///var/x.db", hub_redis_url=REDIS_URL))
+    assert Cluster.for_settings(Settings(database_url="sqlite:///var/x.db")) is None
