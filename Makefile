@@ -4,7 +4,7 @@ VENV   := .venv
 BOT    := $(VENV)/bin/python -m bot
 
 .DEFAULT_GOAL := help
-.PHONY: help venv install run test validate lint eval bench bench-hub bench-knowledge calibrate browser
+.PHONY: help venv install run test validate lint eval bench bench-hub bench-cluster bench-knowledge calibrate browser
 
 help: ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ bench: install ## benchmark the REST channel, training, model load and memory; w
 
 bench-hub: install ## benchmark the hub: latency vs. Rasa, handoff-to-queue, relay, 1,000 claims on PostgreSQL
 	$(VENV)/bin/python -m handoff bench
+
+bench-cluster: venv ## benchmark the relay between two hub instances (Redis, PostgreSQL) against one
+	$(VENV)/bin/python -m handoff bench-cluster
 
 bench-knowledge: install ## benchmark the knowledge loop: approval -> bot uses the article; validation of data/
 	$(VENV)/bin/python -m handoff bench-knowledge

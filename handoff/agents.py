@@ -18,7 +18,7 @@ from handoff.errors import Conflict, Invalid, NotFound, Unauthorized
 from handoff.hub import Hub
 from handoff.models import Agent, AgentSession
 from handoff.queue import open_chats
-from handoff.schemas import MAX_DISPLAY_NAME, MIN_PASSWORD, USERNAME
+from handoff.schemas import MAX_DISPLAY_NAME, MIN_PASSWORD, USERNAME, AgentChange
 from handoff.serialize import aware
 
 ROLES = ("agent", "editor", "admin")  # editors review knowledge-base drafts; admins do everything
@@ -130,35 +130,51 @@ async def sign_out(hub: Hub, agent: Agent, token: str) -> None:
     await hub.events.close_agent_sockets(agent.id, session=token_hash, reason="signed out")
 
 
-async def change_agent(hub: Hub, admin: Agent, agent_id: int, active: bool | None, password: str | None) -> Agent:
-    """An administrator locks an agent out (or lets them back in), or sets a new password. Either ends the agent's
-    sessions, and their open consoles at once."""
-    if active is False and agent_id == admin.id:
+async def change_agent(hub: Hub, admin: Agent, agent_id: int, change: AgentChange) -> tuple[Agent, set[str]]:
+    """An administrator changes an agent: locks them out (or lets them back in), sets a new password or role (each
+    ends the agent's sessions, and their open consoles at once), or their name, skills or capacity (at once).
+    Returns the agent and the names of what changed."""
+    if agent_id == admin.id and change.active is False:
         raise Conflict("You cannot deactivate yourself.", "self_deactivation")
-    new_hash = await hub.in_thread(hash_password, password) if password is not None else None
-    agent = await update_agent(hub.sessions, Agent.id == agent_id, active=active, password_hash=new_hash)
-    if active is False or new_hash is not None:
+    if agent_id == admin.id and change.role not in (None, "admin"):
+        raise Conflict("You cannot take your own admin role; ask another admin.", "self_demotion")
+    if change.display_name is not None and not change.display_name.strip():
+        raise Invalid(f"display_name: 1-{MAX_DISPLAY_NAME} characters.", "invalid_display_name")
+    new_hash = await hub.in_thread(hash_password, change.password) if change.password is not None else None
+    fields = change.model_dump(include={"active", "display_name", "role", "categories", "languages", "capacity"})
+    agent, changed = await update_agent(hub.sessions, Agent.id == agent_id, password_hash=new_hash, **fields)
+    if changed & SIGNS_OUT:
         await hub.events.close_agent_sockets(agent.id, reason="signed out by an administrator")
-    return agent
+    return agent, changed
 
 
-async def update_agent(sessions, which, *, active: bool | None = None, password_hash: str | None = None) -> Agent:
-    """Set `active` and/or the password hash of the agent `which` selects (also `python -m handoff agent ...`);
-    locking out or a new password ends the agent's sessions (a hub closes their open consoles within
-    SESSION_CHECK_S, handoff/views/sockets.py)."""
+SIGNS_OUT = {"password", "role", "deactivated"}  # changes after which the agent signs in again
+
+
+async def update_agent(sessions, which, *, password_hash: str | None = None, **fields: object) -> tuple[Agent, set]:
+    """Change the agent `which` selects (also `python -m handoff agent ...`): the `fields` given and not None, and
+    the password hash. Locking out, a new password or a new role ends the agent's sessions (a hub closes their
+    open consoles within SESSION_CHECK_S, handoff/views/sockets.py). Returns the agent and what changed (field
+    names; "deactivated" for a lock-out)."""
+    fields = {name: value for name, value in fields.items() if value is not None}
+    if "display_name" in fields:
+        fields["display_name"] = fields["display_name"].strip()
     async with sessions() as session, session.begin():
         agent = await session.scalar(select(Agent).where(which))
         if agent is None:
             raise NotFound("There is no such agent.", "agent_not_found")
-        if active is not None:
-            agent.active = active
-            if not active:
-                agent.presence = "offline"
+        changed = {name for name, value in fields.items() if getattr(agent, name) != value}
+        for name in changed:
+            setattr(agent, name, fields[name])
+        if fields.get("active") is False:
+            agent.presence = "offline"
+            changed.add("deactivated")
         if password_hash is not None:
             agent.password_hash = password_hash
-        if active is False or password_hash is not None:
+            changed.add("password")
+        if changed & SIGNS_OUT:
             await session.execute(delete(AgentSession).where(AgentSession.agent_id == agent.id))
-    return agent
+    return agent, changed
 
 
 def hash_password(password: str) -> str:

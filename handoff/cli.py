@@ -32,6 +32,14 @@ def bench(output: Path = Path("BENCHMARKS.md")) -> None:
     run(output)
 
 
+@app.command("bench-cluster")
+def bench_cluster() -> None:
+    """Benchmark the relay across two hub instances (Redis, PostgreSQL) against one; prints its table."""
+    from handoff.bench_cluster import run
+
+    run()
+
+
 @app.command("bench-knowledge")
 def bench_knowledge(output: Path = Path("BENCHMARKS.md")) -> None:
     """Benchmark the knowledge loop: approval -> the bot uses the new article; validation of data/."""
@@ -125,7 +133,7 @@ def _update_agent(username: str, **change) -> None:
     from handoff.models import Agent
 
     async def run(sessions) -> None:
-        agent = await update_agent(sessions, Agent.username == username.strip().lower(), **change)
+        agent, _ = await update_agent(sessions, Agent.username == username.strip().lower(), **change)
         state = "active" if agent.active else "deactivated"
         typer.echo(f"{agent.username} ({agent.display_name}): {state}; sessions ended where asked.")
 

@@ -276,7 +276,7 @@ OPERATIONS = [
     (
         "patch",
         "/api/v1/agent/agents/{agent_id}",
-        "Lock an agent out or let them back in, or set a new password (admins); ends their sessions",
+        "Change an agent (admins): lock out or let back in, password, role, name, skills, capacity",
         schemas.AgentChange,
         200,
         {"type": "object"},

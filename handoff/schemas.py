@@ -183,7 +183,16 @@ class NewAgent(Body):
 
 class AgentChange(Body):
     active: bool | None = Field(default=None, description="false locks the agent out at once (sessions, sockets)")
-    password: str | None = Field(default=None, max_length=MAX_PASSWORD, **documented(minLength=MIN_PASSWORD))
+    password: str | None = Field(
+        default=None, max_length=MAX_PASSWORD, description="ends their sessions", **documented(minLength=MIN_PASSWORD)
+    )
+    display_name: str | None = Field(default=None, max_length=MAX_DISPLAY_NAME, **documented(pattern=NOT_BLANK))
+    role: Literal["agent", "editor", "admin"] | None = Field(
+        default=None, description="takes effect at the next sign-in: their sessions end; chats go back to the queue"
+    )
+    categories: list[Literal[CATEGORIES]] | None = Field(default=None, description="[] = all; at once")
+    languages: list[Literal[SUPPORTED]] | None = Field(default=None, description="[] = all; at once")
+    capacity: Integer | None = Field(default=None, ge=1, le=20)
 
 
 def parse(model: type[Body], data: object) -> Body:

@@ -1980,8 +1980,144 @@ function agentRow(agent) {
     cell(agent.languages?.length ? agent.languages.map(languageBadge) : el("span", { class: "ctx-muted" }, "All")),
     el("td", { class: "num" }, `${agent.open_chats ?? 0} / ${agent.capacity}`),
     cell(el("span", { class: "presence-cell" }, presenceDot(agent.presence), agent.presence)),
-    cell(accountControl(agent)),
+    cell(el("span", { class: "account-actions" }, editAgentButton(agent), accountControl(agent))),
   );
+}
+
+function editAgentButton(agent) {
+  const button = el(
+    "button",
+    { type: "button", class: "btn btn--small", "data-testid": "edit-agent", "aria-label": `Edit ${personName(agent)}` },
+    "Edit",
+  );
+  button.addEventListener("click", () => editAgentDialog(agent));
+  return button;
+}
+
+/** Checkboxes for a skill list (none checked = all); `chosen` empty means all are checked. */
+function checkGroup(legend, name, options, chosen) {
+  return el(
+    "fieldset",
+    { class: "field" },
+    el("legend", {}, legend),
+    Object.entries(options).map(([value, label]) =>
+      el(
+        "label",
+        { class: "check" },
+        el("input", {
+          type: "checkbox",
+          name,
+          value,
+          checked: !chosen?.length || chosen.includes(value),
+          "data-testid": `edit-${name}-${value}`,
+        }),
+        ` ${label}`,
+      ),
+    ),
+  );
+}
+
+/** An admin changes an agent's name, role, skills, capacity or password. */
+function editAgentDialog(agent) {
+  const self = agent.id === state.agent?.id;
+  const checked = (name) => [...$("dialog-body").querySelectorAll(`input[name='${name}']:checked`)].map((n) => n.value);
+  openDialog({
+    title: `Edit ${personName(agent)}`,
+    body: [
+      el(
+        "div",
+        { class: "field" },
+        el("label", { for: "edit-display-name" }, "Display name"),
+        el("input", {
+          id: "edit-display-name",
+          value: agent.display_name,
+          maxlength: 100,
+          required: true,
+          autocomplete: "off",
+          "aria-describedby": "edit-display-name-hint",
+          "data-testid": "edit-display-name",
+        }),
+        el("p", { id: "edit-display-name-hint", class: "field-hint" }, "Customers see this name."),
+      ),
+      el(
+        "div",
+        { class: "field-row" },
+        el(
+          "div",
+          { class: "field" },
+          el("label", { for: "edit-role" }, "Role"),
+          el(
+            "select",
+            { id: "edit-role", "data-testid": "edit-role", disabled: self },
+            Object.entries(ROLE_NAMES).map(([value, label]) =>
+              el("option", { value, selected: value === agent.role }, label),
+            ),
+          ),
+        ),
+        el(
+          "div",
+          { class: "field" },
+          el("label", { for: "edit-capacity" }, "Capacity (chats)"),
+          el("input", {
+            id: "edit-capacity",
+            type: "number",
+            min: "1",
+            max: "20",
+            step: "1",
+            value: String(agent.capacity),
+            "data-testid": "edit-capacity",
+          }),
+        ),
+      ),
+      checkGroup("Categories", "categories", CATEGORIES, agent.categories),
+      checkGroup("Languages", "languages", LANGUAGES, agent.languages),
+      el(
+        "div",
+        { class: "field" },
+        el("label", { for: "edit-password" }, "New password (optional)"),
+        el("input", {
+          id: "edit-password",
+          type: "password",
+          autocomplete: "new-password",
+          minlength: "12",
+          "aria-describedby": "edit-password-hint",
+          "data-testid": "edit-password",
+        }),
+        el(
+          "p",
+          { id: "edit-password-hint", class: "field-hint" },
+          "At least 12 characters. A new password or role signs them out; open chats of someone who no longer " +
+            "takes chats go back to the queue.",
+        ),
+      ),
+    ],
+    confirmLabel: "Save",
+    onConfirm: async () => {
+      const displayName = $("edit-display-name").value.trim();
+      if (!displayName) return "Enter a display name.";
+      const capacity = Number($("edit-capacity").value);
+      if (!Number.isInteger(capacity) || capacity < 1 || capacity > 20) return "Capacity: a whole number from 1 to 20.";
+      const categories = checked("categories");
+      const languages = checked("languages");
+      if (!categories.length) return "Choose at least one category.";
+      if (!languages.length) return "Choose at least one language.";
+      const password = $("edit-password").value;
+      if (password && password.length < 12) return "The password needs at least 12 characters.";
+      const all = (list, options) => (list.length === Object.keys(options).length ? [] : list);
+      const body = {
+        display_name: displayName,
+        capacity,
+        categories: all(categories, CATEGORIES),
+        languages: all(languages, LANGUAGES),
+        ...(self ? {} : { role: $("edit-role").value }),
+        ...(password ? { password } : {}),
+      };
+      const { agent: saved } = await api("PATCH", `/agents/${agent.id}`, body);
+      state.agents = state.agents.map((a) => (a.id === saved.id ? saved : a));
+      renderAgentsTable();
+      toast(`${personName(saved)} saved.`, { kind: "success" });
+    },
+  });
 }
 
 /** Lock an agent out (sessions and open consoles end, chats back to the queue) or let them back in. */
@@ -2065,8 +2201,11 @@ async function submitAgentForm(event) {
 
 function onPresence(agent) {
   if (state.agent && agent.id === state.agent.id) {
+    const skills = (a) => JSON.stringify([a.categories, a.languages]);
+    const skillsChanged = skills(state.agent) !== skills({ ...state.agent, ...agent });
     state.agent = { ...state.agent, ...agent };
     renderHeader();
+    if (skillsChanged) loadQueue().catch(reportError); // an admin changed what this agent covers
   }
   const index = state.agents.findIndex((a) => a.id === agent.id);
   if (index >= 0) {

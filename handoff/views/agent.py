@@ -274,12 +274,13 @@ async def create_agent(request: web.Request) -> web.Response:
 
 @routes.patch("/api/v1/agent/agents/{agent_id}")
 async def change_agent(request: web.Request) -> web.Response:
-    """Lock an agent out or let them back in (`active`), or set a new password (admins)."""
+    """Change an agent (admins): lock out or let back in, password, role, display name, skills, capacity."""
     hub = request.app[HUB]
     admin = await current_admin(request, "change agents")
     body = parse(AgentChange, await json_body(request))
-    agent = await agents.change_agent(hub, admin, path_id(request, "agent"), body.active, body.password)
-    if body.active is False:  # their chats go back to the queue now, not after the grace period
+    agent, changed = await agents.change_agent(hub, admin, path_id(request, "agent"), body)
+    if "deactivated" in changed or agent.role not in TAKES_CHATS:  # their chats go back to the queue now
         await tickets.requeue_all(hub, agent.id, kind="requeued")
+    if changed - {"password"}:  # every console shows the change; the agent's own reloads its queue
         await tickets.announce_presence(hub, agent.id)
     return web.json_response({"agent": await agents.describe(hub, agent)})

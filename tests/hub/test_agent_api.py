@@ -109,6 +109,59 @@ async def test_an_admin_locks_an_agent_out_at_once_and_their_chats_go_back_to_th
     assert back.status == 200
 
 
+async def test_an_admin_changes_an_agents_skills_and_capacity_and_their_queue_follows_at_once(client):
+    admin = await new_agent(client, "root", role="admin")
+    anna = await new_agent(client, "anna", categories=["phone"], languages=["en"])
+    _, camera_ticket = await queued_ticket(client, category="camera", language="de")
+    console = await client.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+    assert (await anna.json("GET", "/queue"))["tickets"] == []
+
+    change = {"display_name": "  Anna (Kameras)  ", "categories": ["camera"], "languages": [], "capacity": 5}
+    changed = (await admin.json("PATCH", f"/agents/{anna.id}", change))["agent"]
+    assert (changed["display_name"], changed["categories"], changed["languages"], changed["capacity"]) == (
+        "Anna (Kameras)",
+        ["camera"],
+        [],
+        5,
+    )
+    event = await console.receive_json(timeout=5)  # her console hears of it (and reloads its queue)
+    while event["type"] != "presence":
+        event = await console.receive_json(timeout=5)
+    assert event["agent"]["categories"] == ["camera"]
+    assert [t["id"] for t in (await anna.json("GET", "/queue"))["tickets"]] == [camera_ticket]
+    await anna.call("GET", "/me")  # still signed in: skills change at once, no new sign-in
+
+    for bad in ({"capacity": 0}, {"capacity": 21}, {"categories": ["fridge"]}, {"display_name": "   "},
+                {"role": "owner"}, {"capacity": "5"}):  # fmt: skip
+        refused = await admin.json("PATCH", f"/agents/{anna.id}", bad, expect=400)
+        assert refused["error"]["code"] in ("invalid_body", "invalid_display_name")
+    assert (await anna.json("PATCH", f"/agents/{anna.id}", {"capacity": 20}, expect=403))["error"]["code"] == (
+        "admin_only"
+    )
+
+
+async def test_a_new_role_signs_the_agent_out_and_an_editor_keeps_no_chats(client):
+    admin = await new_agent(client, "root", role="admin")
+    anna = await new_agent(client, "anna")
+    customer, ticket_id = await queued_ticket(client)
+    await anna.call("POST", f"/tickets/{ticket_id}/claim")
+    console = await client.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+
+    changed = await admin.json("PATCH", f"/agents/{anna.id}", {"role": "editor"})
+    assert changed["agent"]["role"] == "editor"
+    closing = await console.receive(timeout=5)
+    while closing.type.name != "CLOSE":
+        closing = await console.receive(timeout=5)
+    await anna.call("GET", "/me", expect=401)
+    assert (await customer.messages())["state"] == "queued"
+    assert [t["id"] for t in (await admin.json("GET", "/queue"))["tickets"]] == [ticket_id]
+
+    own = await admin.json("PATCH", f"/agents/{admin.id}", {"role": "agent"}, expect=409)
+    assert own["error"]["code"] == "self_demotion"
+    await admin.json("PATCH", f"/agents/{admin.id}", {"role": "admin", "display_name": "Root"})  # no change: fine
+    await admin.call("GET", "/me")
+
+
 async def test_an_agent_deactivated_on_the_command_line_is_signed_out_and_their_console_closed(
     client, hub_db_url, monkeypatch
 ):

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.browser.conftest import INBOUND_TOKEN, PASSWORD, screenshot
+from tests.e2e.browser.conftest import INBOUND_TOKEN, PASSWORD, assert_accessible, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -394,3 +394,38 @@ def test_a_customer_who_left_gets_the_reply_by_email_and_its_link_reopens_the_ch
     expect(away).to_be_hidden()
     expect(left).to_be_hidden()
     assert not elsewhere.errors and not console.errors
+
+
+def test_an_admin_edits_an_agent_and_the_agents_queue_follows(live_hub, page_for):
+    """Agents tab -> Edit: name, capacity and skills change at once; the agent's open console shows the tickets
+    they now cover without a reload."""
+    admin = sign_in(page_for(), live_hub, live_hub.create_agent("Olga Admin", role="admin"))
+    agent_name = live_hub.create_agent("Theo Wagner", category="phone")
+    console = sign_in(page_for(), live_hub, agent_name)
+    customer = open_shop(page_for(), live_hub)
+    hand_over(customer, "My camera lens is stuck and will not retract")
+    expect(admin.get_by_test_id("queue-item").filter(has_text="lens is stuck")).to_be_visible(timeout=10_000)
+    expect(console.get_by_test_id("queue-item").filter(has_text="lens is stuck")).to_have_count(0)
+
+    admin.get_by_test_id("nav-agents").click()
+    row = admin.get_by_test_id("agent-row").filter(has_text=agent_name)
+    row.get_by_test_id("edit-agent").click()
+    admin.get_by_test_id("edit-display-name").fill("Theo Wagner (Kameras)")
+    admin.get_by_test_id("edit-capacity").fill("4")
+    admin.get_by_test_id("edit-categories-camera").check()
+    assert_accessible(admin, "console-edit-agent-dialog")
+    screenshot(admin, "console-edit-agent")
+    admin.get_by_test_id("dialog-confirm").click()
+    expect(row).to_contain_text("Theo Wagner (Kameras)")
+    expect(row).to_contain_text("Camera")
+    expect(row).to_contain_text("/ 4")
+    expect(console.get_by_test_id("queue-item").filter(has_text="lens is stuck")).to_be_visible(timeout=10_000)
+
+    row.get_by_test_id("edit-agent").click()
+    admin.get_by_test_id("edit-categories-phone").uncheck()
+    admin.get_by_test_id("edit-categories-camera").uncheck()
+    admin.get_by_test_id("edit-categories-notebook").uncheck()
+    admin.get_by_test_id("dialog-confirm").click()
+    expect(admin.locator("#dialog-error")).to_contain_text("at least one category")
+    admin.keyboard.press("Escape")
+    assert not admin.errors and not console.errors
