@@ -148,7 +148,9 @@ async def measure(shared: str, own: str, hubs: tuple[str, str, str], pids: dict,
             f"  round {number}, {layout}: back to back p95 "
             f"{spread_ms(stress.to_customer)['p95_ms']:.1f} / {spread_ms(stress.to_agent)['p95_ms']:.1f} ms, "
             f"paced p95 {spread_ms(paced.to_customer)['p95_ms']:.1f} / {spread_ms(paced.to_agent)['p95_ms']:.1f} ms; "
-            f"hubs' CPU per relayed message {hub_cpu_ms:.2f} ms; rest of the machine {cpu['other_cores']:.2f} cores",
+            f"hubs' CPU per relayed message {hub_cpu_ms:.2f} ms ("
+            + ", ".join(f"{name} {cpu[name] * 1000 / relayed:.2f}" for name in pids)
+            + f"); rest of the machine {cpu['other_cores']:.2f} cores",
             soft_wrap=True,
         )
         all_stress, all_paced = collected[layout]

@@ -92,7 +92,10 @@ class Cluster:
         connected here, `gone` is told the agents of an instance that went away."""
         self._deliver, self._snapshot, self._gone = deliver, snapshot, gone
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(self.channel)
+        try:
+            await pubsub.subscribe(self.channel)
+        except (RedisError, OSError) as exc:  # the hub does not start without the others' news
+            raise RuntimeError(f"HUB_REDIS_URL: Redis at {self.url} cannot be reached ({exc})") from exc
         self._tasks = [asyncio.create_task(self._listen(pubsub)), asyncio.create_task(self._heartbeat())]
 
     async def stop(self) -> None:
@@ -203,4 +206,5 @@ class Cluster:
             self.url.replace("redis://", "async+redis://", 1).replace("rediss://", "async+rediss://", 1),
             implementation="redispy",
             key_prefix=f"{self.prefix}limits",
+            wrap_exceptions=True,  # limits.errors.StorageError: Hub.limit answers 503
         )

@@ -14,6 +14,7 @@ from itsdangerous import Signer, URLSafeTimedSerializer
 from limits import parse
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.errors import StorageError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import sessionmaker
 
@@ -21,7 +22,7 @@ from bot.kb.service import KnowledgeBase
 from bot.retrain import Retrainer
 from bot.settings import Settings
 from handoff.availability import OpeningHours, when_back
-from handoff.cluster import Cluster
+from handoff.cluster import Cluster, ClusterUnavailable
 from handoff.errors import RateLimited
 from handoff.events import Events
 from handoff.rasa import RasaClient
@@ -105,15 +106,15 @@ class Hub:
         }
 
     @contextlib.asynccontextmanager
-    async def lock(self, name: str) -> AsyncIterator[None]:
+    async def lock(self, name: str, across_instances: bool = True) -> AsyncIterator[None]:
         """One holder at a time of `name` (a conversation: one customer message at a time; "content": one writer of
-        data/ files), in this process and, with several instances, across them."""
+        data/ files), in this process and, with several instances and `across_instances`, across them."""
         lock = self._locks.get(name)
         if lock is None:
             lock = asyncio.Lock()
             self._locks[name] = lock
         async with lock:
-            if self.cluster is None:
+            if self.cluster is None or not across_instances:
                 yield
             else:
                 async with self.cluster.lock(name):
@@ -140,7 +141,11 @@ class Hub:
     async def limit(self, rule: str, key: str, what: str) -> None:
         """Raise RateLimited when `key` exceeded `rule` (e.g. '20/10 seconds')."""
         item = parse(rule)
-        if not await self.limiter.hit(item, key):
+        try:
+            allowed = await self.limiter.hit(item, key)
+        except StorageError as exc:  # the instances' shared counters (Redis) are out of reach
+            raise ClusterUnavailable("The service is briefly unavailable. Please try again in a moment.") from exc
+        if not allowed:
             stats = await self.limiter.get_window_stats(item, key)
             retry = max(1, int(stats.reset_time - self.now().timestamp()) + 1)
             raise RateLimited(f"Too many {what}. Please wait {retry} s and try again.", retry_after=retry)

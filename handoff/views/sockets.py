@@ -269,7 +269,8 @@ async def _agent_frame(hub: Hub, agent, socket: web.WebSocketResponse, data: dic
             raise Invalid("A message needs ticket_id (number) and text (string).", "invalid_message")
         if len(text) > hub.settings.max_message_chars:
             raise TooLarge(f"At most {hub.settings.max_message_chars} characters per message.", "message_too_large")
-        async with hub.lock(f"ticket:{data['ticket_id']}"):  # a chat's messages stay in order
+        # a socket's messages to a chat stay in order (its frames run as tasks); they all come to this instance
+        async with hub.lock(f"ticket:{data['ticket_id']}", across_instances=False):
             message = await tickets.agent_message(hub, agent, data["ticket_id"], text, client_id=client_id)
         await _reply(socket, {"type": "ack", "client_id": client_id, "message": message})
 

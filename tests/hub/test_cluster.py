@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 import pytest
 import redis
+import redis.asyncio
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from bot.settings import Settings
 from handoff import cluster as cluster_module
@@ -206,3 +208,32 @@ def test_several_instances_need_postgresql():
     with pytest.raises(ValueError, match="need PostgreSQL"):
         Cluster.for_settings(Settings(database_url="sqlite:///var/x.db", hub_redis_url=REDIS_URL))
     assert Cluster.for_settings(Settings(database_url="sqlite:///var/x.db")) is None
+
+
+@pytest.mark.parametrize("away", ["locks", "rate limits"])
+async def test_while_redis_is_away_a_message_is_refused_with_503_and_nothing_is_stored(two_hubs, away):
+    first, _ = two_hubs
+    customer = await new_customer(first)
+    hub = first.app[HUB]
+    gone = f"redis://127.0.0.1:{closed_port()}/0"  # as if Redis went down
+    reachable = hub.cluster.redis, hub.limiter
+    if away == "locks":
+        hub.cluster.redis = redis.asyncio.from_url(gone)
+    else:
+        hub.cluster.url = gone
+        hub.limiter = SlidingWindowCounterRateLimiter(hub.cluster.limit_storage())
+    try:
+        refused = await customer.say("Is anybody there?")
+        assert refused.status == 503
+        assert (await refused.json())["error"]["code"] == "temporarily_unavailable"
+        assert [m["text"] for m in (await customer.messages())["messages"]] == []
+    finally:
+        hub.cluster.redis, hub.limiter = reachable
+    assert (await customer.say("Is anybody there?")).status == 200
+
+
+async def test_a_hub_whose_redis_cannot_be_reached_does_not_start(cluster_settings, aiohttp_client):
+    settings = cluster_settings()
+    settings.hub_redis_url = f"redis://127.0.0.1:{closed_port()}/0"
+    with pytest.raises(RuntimeError, match="HUB_REDIS_URL: Redis at .* cannot be reached"):
+        await aiohttp_client(create_app(settings))
