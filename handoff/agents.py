@@ -159,11 +159,16 @@ async def update_agent(sessions, which, *, password_hash: str | None = None, **f
     fields = {name: value for name, value in fields.items() if value is not None}
     if "display_name" in fields:
         fields["display_name"] = fields["display_name"].strip()
+    for name in ("categories", "languages"):
+        if name in fields:
+            fields[name] = list(dict.fromkeys(fields[name]))  # each once, in the order given
     async with sessions() as session, session.begin():
         agent = await session.scalar(select(Agent).where(which))
         if agent is None:
             raise NotFound("There is no such agent.", "agent_not_found")
         changed = {name for name, value in fields.items() if getattr(agent, name) != value}
+        if agent.role == "admin" and ({"role", "active"} & changed) and await _last_admin(session, agent):
+            raise Conflict("This is the only active admin: make someone else an admin first.", "last_admin")
         for name in changed:
             setattr(agent, name, fields[name])
         if fields.get("active") is False:
@@ -175,6 +180,18 @@ async def update_agent(sessions, which, *, password_hash: str | None = None, **f
         if changed & SIGNS_OUT:
             await session.execute(delete(AgentSession).where(AgentSession.agent_id == agent.id))
     return agent, changed
+
+
+async def _last_admin(session, agent: Agent) -> bool:
+    """Whether `agent` is the only active admin. The active admins' rows are locked in id order (the agent's own
+    among them, before it is changed): two admins demoting each other at once wait for one another without a
+    deadlock, and the second sees that the first is no admin any more."""
+    admins = (
+        await session.scalars(
+            select(Agent.id).where(Agent.role == "admin", Agent.active.is_(True)).order_by(Agent.id).with_for_update()
+        )
+    ).all()
+    return admins == [agent.id]
 
 
 def hash_password(password: str) -> str:

@@ -16,7 +16,7 @@ from bot.kb.service import KnowledgeBase
 from bot.settings import Settings
 from handoff import outbox, retraining, tickets
 from handoff.availability import parse_opening_hours
-from handoff.cluster import Cluster
+from handoff.cluster import Cluster, Hooks
 from handoff.db import make_async_engine, make_sessions
 from handoff.events import Events
 from handoff.hub import Hub
@@ -112,7 +112,15 @@ async def _resources(app: web.Application):
     )
     app[HUB] = hub
     if cluster is not None:
-        await cluster.start(hub.events.deliver_forwarded, hub.presence_here, lambda gone: _grace_for(hub, gone))
+        await cluster.start(
+            Hooks(
+                deliver=hub.events.deliver_forwarded,
+                snapshot=hub.presence_here,
+                gone=lambda agents: _grace_for(hub, agents),
+                arrived=lambda agents: _no_grace_for(hub, agents),
+                resync=lambda: _close_sockets(app, WSCloseCode.SERVICE_RESTART, "catch up: Redis was out of reach"),
+            )
+        )
     await _resume_grace_periods(hub)
     stopping = asyncio.Event()
     mailer = asyncio.create_task(outbox.run(hub, make_transport(settings), stopping))
@@ -163,9 +171,18 @@ def _grace_for(hub: Hub, agents: set[int]) -> None:
         sockets.schedule_requeue(hub, agent_id)
 
 
-async def _close_sockets(app: web.Application) -> None:
-    for socket in app[HUB].events.all_sockets():
-        await socket.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+def _no_grace_for(hub: Hub, agents: set[int]) -> None:
+    """These agents have a console open on another instance: a grace period that runs here for them ends."""
+    for agent_id in agents & set(hub.grace_tasks):
+        hub.grace_tasks.pop(agent_id).cancel()
+
+
+async def _close_sockets(
+    app: web.Application, code: WSCloseCode = WSCloseCode.GOING_AWAY, why: str = "server shutdown"
+) -> None:
+    """Close every socket of this instance (the clients reconnect and fetch what they missed)."""
+    closing = [s.close(code=code, message=why.encode()) for s in app[HUB].events.all_sockets()]
+    await asyncio.gather(*closing, return_exceptions=True)
 
 
 async def _openapi(request: web.Request) -> web.Response:

@@ -104,7 +104,7 @@ class Events:
     async def close_agent_sockets(self, agent_id: int, session: str | None = None, reason: str = "") -> None:
         """End the agent's open consoles (only those of `session`, a session token hash, if given): after
         signing out or being locked out nobody may keep receiving or sending on an open socket."""
-        await self._forward({"kind": "close_agent", "agent": agent_id, "session": session, "reason": reason})
+        self._forward({"kind": "close_agent", "agent": agent_id, "session": session, "reason": reason})
         await self._close_agent_sockets_here(agent_id, session, reason)
 
     async def _close_agent_sockets_here(self, agent_id: int, session: str | None, reason: str) -> None:
@@ -118,7 +118,7 @@ class Events:
 
     # -- delivery --------------------------------------------------------------------------------------
     async def to_conversation(self, conversation_id: str, event: dict) -> None:
-        await self._forward({"kind": "conversation", "id": conversation_id, "event": event})
+        self._forward({"kind": "conversation", "id": conversation_id, "event": event})
         await _send(self._conversations.get(conversation_id, ()), event)
 
     async def to_agent(self, agent_id: int, event: dict) -> None:
@@ -126,13 +126,13 @@ class Events:
 
     async def to_agents(self, agent_ids: Iterable[int], event: dict) -> None:
         agent_ids = list(agent_ids)
-        await self._forward({"kind": "agents", "ids": agent_ids, "event": event})
+        self._forward({"kind": "agents", "ids": agent_ids, "event": event})
         await _send([s for a in agent_ids for s in self._agents.get(a, ())], event)
 
-    async def _forward(self, message: dict) -> None:
-        """The other instances deliver it to their sockets (`deliver_forwarded`)."""
+    def _forward(self, message: dict) -> None:
+        """The other instances deliver it to their sockets (`deliver_forwarded`); queued, this never waits."""
         if self.cluster is not None:
-            await self.cluster.publish(message)
+            self.cluster.forward(message)
 
     async def deliver_forwarded(self, message: dict) -> None:
         """What another instance sent: to this instance's sockets only."""

@@ -22,7 +22,7 @@ from bot.kb.service import KnowledgeBase
 from bot.retrain import Retrainer
 from bot.settings import Settings
 from handoff.availability import OpeningHours, when_back
-from handoff.cluster import Cluster, ClusterUnavailable
+from handoff.cluster import UNAVAILABLE, Cluster, ClusterUnavailable
 from handoff.errors import RateLimited
 from handoff.events import Events
 from handoff.rasa import RasaClient
@@ -68,8 +68,10 @@ class Hub:
 
     def saw_customer(self, conversation_id: str, keep: int = 50_000) -> None:
         """The customer of this conversation made a request (or closed their socket) just now."""
-        self.customers_seen[conversation_id] = self.now()
+        self.customers_seen[conversation_id] = now = self.now()
         self.customers_seen.move_to_end(conversation_id)
+        if self.cluster is not None:
+            self.cluster.note_seen(conversation_id, now.timestamp())
         while len(self.customers_seen) > keep:
             self.customers_seen.popitem(last=False)
 
@@ -82,6 +84,18 @@ class Hub:
             elsewhere = datetime.fromtimestamp(elsewhere, UTC)
             seen = elsewhere if seen is None else max(seen, elsewhere)
         return seen
+
+    async def customer_last_visit(self, conversation_id: str) -> datetime | None:
+        """`customer_last_seen`, and with several instances the last visit any of them wrote to Redis (the e-mails
+        ask this: the visit may be long before the others' heartbeats tell)."""
+        seen = self.customer_last_seen(conversation_id)
+        if self.cluster is None:
+            return seen
+        elsewhere = await self.cluster.seen_at(conversation_id)
+        if elsewhere is None:
+            return seen
+        elsewhere = datetime.fromtimestamp(elsewhere, UTC)
+        return elsewhere if seen is None else max(seen, elsewhere)
 
     def customer_present(self, conversation_id: str) -> bool:
         """Whether the customer has the chat open: a socket now, or a request (a poll) a moment ago."""
@@ -143,9 +157,9 @@ class Hub:
         item = parse(rule)
         try:
             allowed = await self.limiter.hit(item, key)
+            stats = None if allowed else await self.limiter.get_window_stats(item, key)
         except StorageError as exc:  # the instances' shared counters (Redis) are out of reach
-            raise ClusterUnavailable("The service is briefly unavailable. Please try again in a moment.") from exc
-        if not allowed:
-            stats = await self.limiter.get_window_stats(item, key)
+            raise ClusterUnavailable(UNAVAILABLE) from exc
+        if stats is not None:
             retry = max(1, int(stats.reset_time - self.now().timestamp()) + 1)
             raise RateLimited(f"Too many {what}. Please wait {retry} s and try again.", retry_after=retry)

@@ -133,7 +133,7 @@ async def _deliver(hub: Hub, transport: Transport, mail_id: int) -> bool:
     async with hub.sessions() as session, session.begin():
         mail = await session.get(OutgoingMail, mail_id)
         conversation = await session.get(Conversation, mail.conversation_id)
-        unseen = await _unseen(session, mail, hub.customer_last_seen(conversation.id))
+        unseen = await _unseen(session, mail, await hub.customer_last_visit(conversation.id))
         if hub.customer_present(conversation.id) or not unseen:
             mail.status = "skipped"  # they are here, or came back and read it all in the chat
             return False

@@ -2104,14 +2104,18 @@ function editAgentDialog(agent) {
       const password = $("edit-password").value;
       if (password && password.length < 12) return "The password needs at least 12 characters.";
       const all = (list, options) => (list.length === Object.keys(options).length ? [] : list);
-      const body = {
+      const wanted = {
         display_name: displayName,
         capacity,
         categories: all(categories, CATEGORIES),
         languages: all(languages, LANGUAGES),
-        ...(self ? {} : { role: $("edit-role").value }),
-        ...(password ? { password } : {}),
+        role: $("edit-role").value,
       };
+      // only what the admin changed: a change someone else saved meanwhile stays
+      const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+      const body = Object.fromEntries(Object.entries(wanted).filter(([name, value]) => !same(value, agent[name] ?? [])));
+      if (password) body.password = password;
+      if (!Object.keys(body).length) return null; // nothing changed: the dialog just closes
       const { agent: saved } = await api("PATCH", `/agents/${agent.id}`, body);
       state.agents = state.agents.map((a) => (a.id === saved.id ? saved : a));
       renderAgentsTable();

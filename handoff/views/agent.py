@@ -279,8 +279,8 @@ async def change_agent(request: web.Request) -> web.Response:
     admin = await current_admin(request, "change agents")
     body = parse(AgentChange, await json_body(request))
     agent, changed = await agents.change_agent(hub, admin, path_id(request, "agent"), body)
-    if "deactivated" in changed or agent.role not in TAKES_CHATS:  # their chats go back to the queue now
-        await tickets.requeue_all(hub, agent.id, kind="requeued")
+    if "deactivated" in changed or ("role" in changed and agent.role not in TAKES_CHATS):
+        await tickets.requeue_all(hub, agent.id, kind="requeued")  # their chats go back to the queue now
     if changed - {"password"}:  # every console shows the change; the agent's own reloads its queue
         await tickets.announce_presence(hub, agent.id)
     return web.json_response({"agent": await agents.describe(hub, agent)})

@@ -281,6 +281,8 @@ def schedule_requeue(hub: Hub, agent_id: int, delay: float | None = None) -> Non
     async def later() -> None:
         try:
             await asyncio.sleep(hub.settings.agent_grace_s if delay is None else delay)
+            while hub.cluster is not None and hub.cluster.cut_off():
+                await asyncio.sleep(1.0)  # Redis away: whether they are connected elsewhere is unknown until it is back
             if agent_id not in hub.events.connected_agents():
                 await tickets.requeue_all(hub, agent_id)
                 await tickets.announce_presence(hub, agent_id)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 from aiohttp import WSServerHandshakeError
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bot.settings import PROJECT_DIR
 from handoff.keys import HUB
@@ -160,6 +160,32 @@ async def test_a_new_role_signs_the_agent_out_and_an_editor_keeps_no_chats(clien
     assert own["error"]["code"] == "self_demotion"
     await admin.json("PATCH", f"/agents/{admin.id}", {"role": "admin", "display_name": "Root"})  # no change: fine
     await admin.call("GET", "/me")
+
+
+async def test_the_last_active_admin_stays_and_an_editors_new_name_leaves_them_as_they_were(client):
+    first = await new_agent(client, "root", role="admin")
+    second = await new_agent(client, "boss", role="admin")
+    erik = await new_agent(client, "erik", role="editor", online=False)
+    await first.json("PATCH", f"/agents/{second.id}", {"role": "agent"})  # two admins: fine
+    demoted = await second.json("PATCH", f"/agents/{first.id}", {"role": "agent"}, expect=401)  # signed out
+    assert demoted["error"]["code"] == "session_expired"
+    changed = await first.json("PATCH", f"/agents/{erik.id}", {"display_name": "Erik E.", "languages": ["de", "de"]})
+    assert (changed["agent"]["display_name"], changed["agent"]["languages"]) == ("Erik E.", ["de"])
+    await erik.call("GET", "/me")  # a new name does not sign anyone out
+
+
+async def test_two_admins_demoting_each_other_at_once_leave_one_admin(client):
+    first = await new_agent(client, "root", role="admin")
+    second = await new_agent(client, "boss", role="admin")
+    answers = await asyncio.gather(
+        first.call("PATCH", f"/agents/{second.id}", {"role": "agent"}, expect=None),
+        second.call("PATCH", f"/agents/{first.id}", {"role": "agent"}, expect=None),
+    )
+    # the second finds itself signed out (demoted a moment before) or, having waited, the last admin
+    assert sorted(a.status for a in answers) in ([200, 401], [200, 409])
+    async with client.app[HUB].sessions() as session:
+        admins = (await session.scalars(select(Agent.username).where(Agent.role == "admin"))).all()
+    assert len(admins) == 1
 
 
 async def test_an_agent_deactivated_on_the_command_line_is_signed_out_and_their_console_closed(

@@ -16,9 +16,10 @@ from bot.settings import Settings
 from handoff import cluster as cluster_module
 from handoff import outbox
 from handoff.app import create_app
-from handoff.cluster import Cluster
+from handoff.cluster import Cluster, ClusterUnavailable
 from handoff.keys import HUB
 from handoff.models import Conversation, OutgoingMail
+from handoff.views import sockets
 from tests.conftest import postgres_database
 from tests.hub.conftest import closed_port, new_agent, new_customer, queued_ticket
 from tests.hub.test_customer_api import _early_in_a_window
@@ -237,3 +238,86 @@ async def test_a_hub_whose_redis_cannot_be_reached_does_not_start(cluster_settin
     settings.hub_redis_url = f"redis://127.0.0.1:{closed_port()}/0"
     with pytest.raises(RuntimeError, match="HUB_REDIS_URL: Redis at .* cannot be reached"):
         await aiohttp_client(create_app(settings))
+
+
+async def test_an_agent_who_leaves_one_instance_and_then_another_gets_a_full_grace_period_after_the_last(two_hubs):
+    first, second = two_hubs
+    customer, ticket_id = await queued_ticket(first)
+    anna = await new_agent(first, "anna")
+    on_first = await first.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+    await anna.call("POST", f"/tickets/{ticket_id}/claim")
+    await on_first.close()  # the first instance's grace period (1 s) starts
+    on_second = await second.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+    await _until(lambda: anna.id not in first.app[HUB].grace_tasks)  # it ended: she is on the second instance
+    await asyncio.sleep(0.6)
+    await on_second.close()  # 0.4 s before the first grace period would have ended
+    await asyncio.sleep(0.7)
+    assert await _state(customer) == "agent"  # the second instance's grace period runs
+    async with asyncio.timeout(5):
+        while await _state(customer) != "queued":
+            await asyncio.sleep(0.1)
+
+
+async def test_an_instance_that_cannot_reach_redis_takes_nobody_as_gone_and_ends_no_grace_period(two_hubs):
+    first, second = two_hubs
+    hub = first.app[HUB]
+    customer, ticket_id = await queued_ticket(first)
+    ben = await new_agent(first, "ben")
+    await ben.call("POST", f"/tickets/{ticket_id}/claim")  # Ben has the chat and no console open anywhere
+    reachable = hub.cluster.redis
+    hub.cluster.redis = redis.asyncio.from_url(f"redis://127.0.0.1:{closed_port()}/0")  # it cannot publish
+    try:
+        await _until(hub.cluster.cut_off)
+        sockets.schedule_requeue(hub, ben.id, delay=0.1)
+        await asyncio.sleep(cluster_module.STALE_S + 0.5)
+        assert hub.cluster.peers  # the second instance is not taken as gone: it is this one that hears nobody
+        assert await _state(customer) == "agent"  # and Ben's grace period does not end while it cannot tell
+    finally:
+        hub.cluster.redis = reachable
+    async with asyncio.timeout(5):
+        while await _state(customer) != "queued":  # heard again: Ben is connected nowhere, the chat goes back
+            await asyncio.sleep(0.1)
+
+
+async def _drop_channel(cluster: Cluster) -> None:
+    """Redis ends the instance's pub/sub connection (the others are untouched)."""
+    admin = redis.asyncio.from_url(REDIS_URL)
+    try:
+        clients = await admin.client_list(_type="pubsub")
+        [channel] = [c for c in clients if c["name"] == f"hub-{cluster.instance}"]
+        await admin.client_kill_filter(_id=channel["id"])
+    finally:
+        await admin.aclose()
+
+
+async def test_when_redis_is_back_the_sockets_close_so_that_the_clients_catch_up(two_hubs):
+    first, _ = two_hubs
+    customer = await new_customer(first)
+    socket = await first.ws_connect(f"/api/v1/conversations/{customer.id}/ws?token={customer.token}")
+    await _drop_channel(first.app[HUB].cluster)  # as when Redis restarts
+    closing = await socket.receive(timeout=5)
+    while closing.type.name != "CLOSE":
+        closing = await socket.receive(timeout=5)
+    assert closing.data == 1012  # service restart: the widget reconnects and fetches what it missed
+
+
+async def test_a_customers_visit_to_one_instance_is_known_to_the_other_for_the_emails(two_hubs):
+    first, second = two_hubs
+    customer = await new_customer(first)
+    customer.client = second
+    await customer.messages()  # a poll on the second instance
+    hub = first.app[HUB]
+    hub.cluster.peers.clear()  # long after the second instance's heartbeats stopped mentioning it
+    async with asyncio.timeout(5):
+        while (seen := await hub.customer_last_visit(customer.id)) is None:
+            await asyncio.sleep(0.05)
+    assert abs((hub.now() - seen).total_seconds()) < 5
+
+
+async def test_a_lock_held_too_long_elsewhere_answers_503(two_hubs, monkeypatch):
+    first, second = two_hubs
+    monkeypatch.setattr(cluster_module, "LOCK_WAIT_S", 0.3)
+    async with second.app[HUB].lock("conversation-y"):
+        with pytest.raises(ClusterUnavailable, match="still being handled"):
+            async with first.app[HUB].lock("conversation-y"):
+                pass
