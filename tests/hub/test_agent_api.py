@@ -81,12 +81,18 @@ async def test_signing_out_closes_the_consoles_of_that_session_only(client):
     assert (await other_console.receive_json(timeout=5))["type"] == "pong"
 
 
-async def test_an_admin_locks_an_agent_out_at_once_and_their_chats_go_back_to_the_queue(client):
+async def _admin_and_anna_in_a_chat(client):
+    """An admin, and agent Anna with a claimed chat and her console open."""
     admin = await new_agent(client, "root", role="admin")
     anna = await new_agent(client, "anna")
     customer, ticket_id = await queued_ticket(client)
     await anna.call("POST", f"/tickets/{ticket_id}/claim")
     console = await client.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+    return admin, anna, customer, ticket_id, console
+
+
+async def test_an_admin_locks_an_agent_out_at_once_and_their_chats_go_back_to_the_queue(client):
+    admin, anna, customer, ticket_id, console = await _admin_and_anna_in_a_chat(client)
     refused = await anna.json("PATCH", f"/agents/{anna.id}", {"active": False}, expect=403)
     assert refused["error"]["code"] == "admin_only"
     for loose in ("no", 0, "false"):  # JSON's types as documented: "no" was read as false
@@ -141,11 +147,7 @@ async def test_an_admin_changes_an_agents_skills_and_capacity_and_their_queue_fo
 
 
 async def test_a_new_role_signs_the_agent_out_and_an_editor_keeps_no_chats(client):
-    admin = await new_agent(client, "root", role="admin")
-    anna = await new_agent(client, "anna")
-    customer, ticket_id = await queued_ticket(client)
-    await anna.call("POST", f"/tickets/{ticket_id}/claim")
-    console = await client.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+    admin, anna, customer, ticket_id, console = await _admin_and_anna_in_a_chat(client)
 
     changed = await admin.json("PATCH", f"/agents/{anna.id}", {"role": "editor"})
     assert changed["agent"]["role"] == "editor"

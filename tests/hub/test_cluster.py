@@ -118,14 +118,20 @@ async def test_a_customer_on_one_instance_and_an_agent_on_the_other_chat_live_bo
     assert detail["customer"]["present"] is True
 
 
+async def _claim_then_move(left, joined):
+    """Anna claims a chat with her console on instance `left`, closes it there (a grace period starts there) and
+    opens one on `joined`: the customer, and her socket on `joined`."""
+    customer, ticket_id = await queued_ticket(left)
+    anna = await new_agent(left, "anna")
+    before = await left.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+    await anna.call("POST", f"/tickets/{ticket_id}/claim")
+    await before.close()
+    return customer, anna, await joined.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+
+
 async def test_an_agent_who_reconnects_to_the_other_instance_within_the_grace_period_keeps_the_chat(two_hubs):
     first, second = two_hubs
-    customer, ticket_id = await queued_ticket(first)
-    anna = await new_agent(second, "anna")
-    on_second = await second.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
-    await anna.call("POST", f"/tickets/{ticket_id}/claim")
-    await on_second.close()
-    on_first = await first.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+    customer, _, on_first = await _claim_then_move(second, first)
     await asyncio.sleep(1.5)  # past the grace period (1 s) the second instance started
     assert await _state(customer) == "agent"
 
@@ -242,12 +248,7 @@ async def test_a_hub_whose_redis_cannot_be_reached_does_not_start(cluster_settin
 
 async def test_an_agent_who_leaves_one_instance_and_then_another_gets_a_full_grace_period_after_the_last(two_hubs):
     first, second = two_hubs
-    customer, ticket_id = await queued_ticket(first)
-    anna = await new_agent(first, "anna")
-    on_first = await first.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
-    await anna.call("POST", f"/tickets/{ticket_id}/claim")
-    await on_first.close()  # the first instance's grace period (1 s) starts
-    on_second = await second.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+    customer, anna, on_second = await _claim_then_move(first, second)  # the first instance's grace period starts
     await _until(lambda: anna.id not in first.app[HUB].grace_tasks)  # it ended: she is on the second instance
     await asyncio.sleep(0.6)
     await on_second.close()  # 0.4 s before the first grace period would have ended
