@@ -403,9 +403,9 @@ def test_an_admin_edits_an_agent_and_the_agents_queue_follows(live_hub, page_for
     agent_name = live_hub.create_agent("Theo Wagner", category="phone")
     console = sign_in(page_for(), live_hub, agent_name)
     customer = open_shop(page_for(), live_hub)
-    hand_over(customer, "My camera lens is stuck and will not retract")
-    expect(admin.get_by_test_id("queue-item").filter(has_text="lens is stuck")).to_be_visible(timeout=10_000)
-    expect(console.get_by_test_id("queue-item").filter(has_text="lens is stuck")).to_have_count(0)
+    hand_over(customer, "My camera zoom lens is jammed and makes a grinding noise")
+    expect(admin.get_by_test_id("queue-item").filter(has_text="grinding noise")).to_be_visible(timeout=10_000)
+    expect(console.get_by_test_id("queue-item").filter(has_text="grinding noise")).to_have_count(0)
 
     admin.get_by_test_id("nav-agents").click()
     row = admin.get_by_test_id("agent-row").filter(has_text=agent_name)
@@ -419,7 +419,7 @@ def test_an_admin_edits_an_agent_and_the_agents_queue_follows(live_hub, page_for
     expect(row).to_contain_text("Theo Wagner (Kameras)")
     expect(row).to_contain_text("Camera")
     expect(row).to_contain_text("/ 4")
-    expect(console.get_by_test_id("queue-item").filter(has_text="lens is stuck")).to_be_visible(timeout=10_000)
+    expect(console.get_by_test_id("queue-item").filter(has_text="grinding noise")).to_be_visible(timeout=10_000)
 
     row.get_by_test_id("edit-agent").click()
     admin.get_by_test_id("edit-categories-phone").uncheck()
