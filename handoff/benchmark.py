@@ -423,7 +423,8 @@ async def talk_through_hub(
     url = f"{settings.hub_url}/api/v1/conversations/{customer.id}/messages"
     for text in script:
         started = time.perf_counter()
-        reply = await call(http, "POST", url, json={"text": text}, headers=bearer(customer.token))
+        body = {"payload": text} if text.startswith("/") else {"text": text}  # a button, as the widget sends it
+        reply = await call(http, "POST", url, json=body, headers=bearer(customer.token))
         load.latencies.append(time.perf_counter() - started)
         unavailable = any(m["meta"].get("kind") == "bot_unavailable" for m in reply["messages"])
         if reply["state"] != "bot" or unavailable:
@@ -1097,7 +1098,9 @@ def _overhead_section(paced: dict, closed: dict, alone: dict) -> list[str]:
         "`POST /webhooks/rest/webhook` with a new sender per conversation and the language hint the hub sends as",
         "metadata. Through the hub: `POST /api/v1/conversations`, then each message with `POST .../messages` and the",
         "Bearer token; the hub stores the customer's message, asks Rasa, stores the replies, then answers.",
-        f"Payload-like texts (`/deny`) are sent as text. After a warm-up ({WARMUP_CONVERSATIONS} conversations each",
+        "Button presses (`/deny`) go to Rasa as the message and to the hub as `payload` (the hub checks the button",
+        "was offered and stores its title; typed text starting with `/` would reach the bot as words).",
+        f"After a warm-up ({WARMUP_CONVERSATIONS} conversations each",
         f"side), runs of {WORKERS * CONVERSATIONS_PER_WORKER} conversations in the order {', '.join(ORDER)}. Latency",
         "is per message (creating a hub conversation is not in it, but is in the hub's msg/s). CPU: milliseconds of",
         "CPU each process used during the run per message (client = the load generator); other processes: CPU the",

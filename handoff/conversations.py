@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 import uuid
 
@@ -25,6 +26,7 @@ from handoff.transcript import insert_messages, messages_after, new_message, sys
 
 log = logging.getLogger(__name__)
 REQUEST_HUMAN = "/request_human"
+_LEADING_SLASHES = re.compile(r"^[\s/]+")  # "/ /request_human" too: Rasa strips spaces before it looks
 BOT_REASONS = {"customer_request", "repeated_fallback", "steps_exhausted", "no_article", "human_topic", "safety"}
 
 
@@ -151,8 +153,16 @@ async def _route(hub: Hub, conversation: Conversation, ticket_id: int | None, te
     if payload == tickets.BACK_TO_BOT:
         return await tickets.withdraw(hub, conversation.id, ticket_id) if conversation.state == "queued" else []
     if conversation.state == "bot":
-        return await _ask_bot(hub, conversation, payload or text, payload)
+        return await _ask_bot(hub, conversation, payload or as_typed(text), payload)
     return []
+
+
+def as_typed(text: str) -> str:
+    """Typed text as the bot must read it: words. Rasa takes a message that starts with "/" as an intent given
+    directly (`/request_human`, `/rate{"rating": "5"}`), the way a button's payload reaches it; a customer who
+    types "/help" or "/start" (as chat apps teach) means the words, and must not be able to set intents and
+    entities. So the leading slashes go; the transcript keeps what the customer wrote."""
+    return _LEADING_SLASHES.sub("", text) or text
 
 
 async def _store_customer_message(

@@ -114,3 +114,18 @@ async def test_with_the_action_server_down_the_customer_is_told_and_can_reach_a_
     later = await new_customer(client, "en")  # the action server is back: the bot answers again
     answer = await (await later.say(text)).json()
     assert answer["messages"] and answer["messages"][-1]["sender"] == "bot"
+
+
+async def test_typed_intent_syntax_reaches_the_bot_as_words(client, servers):
+    """Rasa takes "/intent{...}" as an intent given directly; typed by a customer it must stay words, so nobody
+    sets intents or entities by typing (a button's payload still works, and only when the button was offered)."""
+    customer = await new_customer(client, "en")
+    typed = '/ /rate{"rating": "5"}'
+    reply = await (await customer.say(typed)).json()
+    assert reply["customer_message"]["text"] == typed  # the transcript keeps what the customer wrote
+    await customer.say("/help")
+    turns = [event for event in servers.tracker(customer.id)["events"] if event["event"] == "user"]
+    assert [turn["text"] for turn in turns] == ['rate{"rating": "5"}', "help"]
+    assert all(turn["parse_data"]["intent"]["confidence"] < 1.0 for turn in turns)  # read by the NLU, not given
+    refused = await customer.say(payload='/describe_problem{"article_choice": "phone-not-charging"}')
+    assert refused.status == 400 and (await refused.json())["error"]["code"] == "unknown_button"

@@ -15,6 +15,7 @@ from openapi_spec_validator import validate
 from handoff import events, schemas
 from handoff.app import create_app
 from handoff.availability import parse_opening_hours, when_back
+from handoff.conversations import as_typed
 from handoff.models import Agent, Ticket
 from handoff.openapi import document
 from handoff.queue import Snapshot
@@ -222,3 +223,17 @@ async def test_an_event_for_a_client_that_stopped_reading_gives_up_and_closes_it
     started = time.monotonic()
     await listening.to_conversation("c", {"type": "message"})
     assert time.monotonic() - started < 1.5 and stuck.close_code == WSCloseCode.POLICY_VIOLATION
+
+
+@pytest.mark.parametrize(
+    ("typed", "bot_reads"),
+    [
+        ("/help", "help"),
+        ('/rate{"rating": "5"}', 'rate{"rating": "5"}'),
+        ("/ \u00a0//request_human", "request_human"),  # Rasa strips spaces before it looks for the slash
+        ("///", "///"),  # nothing but slashes: no intent name Rasa knows, so the NLU reads it
+        ("and/or 1/2", "and/or 1/2"),
+    ],
+)
+def test_typed_text_reaches_the_bot_as_words_not_as_an_intent(typed, bot_reads):
+    assert as_typed(typed) == bot_reads
