@@ -12,7 +12,7 @@ from actions import guide_runs
 from actions.common import button, language, latest_intent, latest_text, rating_buttons, say, step_buttons
 from actions.handoff import hand_over
 from actions.services import knowledge_base, min_score, suggest_score
-from bot.devices import names_only_a_device
+from bot.devices import mentions_danger, names_an_unsupported_device, names_only_a_device
 from bot.kb.service import ArticleView
 from bot.troubleshooting import choose_article, handoff_reason_for, next_position
 
@@ -52,9 +52,10 @@ def start_article(dispatcher: CollectingDispatcher, tracker: Tracker, article_id
         SlotSet("clarifications", 0.0),
     ]
     tracker.slots.update({"article_id": article_id, "steps_tried": []})
-    if article.safety:
-        dispatcher.utter_message(text=say("safety_note", tracker, safety=article.safety))
     reason = handoff_reason_for(article.handoff, article.priority)
+    if article.safety:  # "for your safety" only where there is a danger; elsewhere it is what to keep in mind
+        note = "safety_note" if reason == "safety" else "before_you_start"
+        dispatcher.utter_message(text=say(note, tracker, safety=article.safety))
     if reason == "safety":
         return events + hand_over(dispatcher, tracker, "safety", article)
     if reason == "human_topic":
@@ -88,6 +89,21 @@ def ask_for_problem(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[
     """The device is known (or named), the problem not: ask what happens."""
     dispatcher.utter_message(text=say("ask_problem", tracker))
     return [SlotSet("awaiting", "problem")]
+
+
+def urgent_candidates(matches, lang: str) -> frozenset[str]:
+    """The safety articles among the search's candidates."""
+    views = (knowledge_base().article(m.article_id, lang) for m in matches)
+    return frozenset(v.id for v in views if v is not None and v.priority == "urgent")
+
+
+def unsupported_device(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
+    """The customer's device is none the product supports (a TV, headphones): say so, no guide, offer a person.
+    The text is not kept as the problem, so a description of a supported device starts afresh."""
+    dispatcher.utter_message(
+        text=say("unsupported_device", tracker), buttons=[button("button_person", "/request_human", tracker)]
+    )
+    return [SlotSet("problem_text", None), SlotSet("awaiting", None), SlotSet("candidates", None)]
 
 
 def no_match(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
@@ -164,9 +180,13 @@ def find_article(
     if not problem:
         return events + ask_for_problem(dispatcher, tracker)
     category, brand = tracker.get_slot("device_category"), tracker.get_slot("brand")
+    danger = mentions_danger(problem)
+    if not category and not danger and names_an_unsupported_device(problem):
+        return unsupported_device(dispatcher, tracker)
     kb = knowledge_base()
     matches = kb.search(problem, language=language(tracker), category=category, brand=brand)
-    choice = choose_article(matches, kb.index(), category, brand, min_score(), suggest_score())
+    urgent = urgent_candidates(matches, language(tracker)) if danger else frozenset()
+    choice = choose_article(matches, kb.index(), category, brand, min_score(), suggest_score(), urgent=urgent)
     if choice.kind == "no_match" and tentative and new_problem:
         return ask_for_problem(dispatcher, tracker)  # the text is not kept as the problem
     if choice.kind == "no_match":

@@ -15,6 +15,16 @@ CATEGORY_WORDS = {
         lenovo dell hp asus acer msi xps zenbook vivobook inspiron latitude elitebook probook surface""".split(),
 }
 CATEGORIES = tuple(CATEGORY_WORDS)  # the device categories the product supports: ("phone", "camera", "notebook")
+# Devices the product does not support, named by words that mean nothing else (not "watch", "switch" or "box",
+# which are also verbs and nouns of supported problems). A text that names one of these and none of the
+# supported devices gets an honest "not my field" instead of the nearest guide (a TV's "no sound" is not a
+# notebook's). Tablets are left out: phone guides mostly fit them.
+UNSUPPORTED_WORDS = """tv tvs television fernseher fernsehgerät smarttv beamer projector projektor printer printers
+    drucker headphones headphone earbuds earphones airpods headset kopfhörer ohrhörer smartwatch
+    smartwatches fitnesstracker fitbit playstation xbox nintendo konsole spielkonsole ps4 ps5 ebike e-bike
+    pedelec fridge kühlschrank dishwasher spülmaschine geschirrspüler waschmaschine vacuum staubsauger
+    saugroboter soundbar alexa""".split()
+_UNSUPPORTED = set(UNSUPPORTED_WORDS)
 _WORD = re.compile(r"[a-zäöüß]+")
 _LOOKUP = {word: category for category, words in CATEGORY_WORDS.items() for word in words}
 
@@ -23,6 +33,16 @@ def infer_category(text: str) -> str | None:
     """The one device category a text names, or None if it names none or several."""
     found = {_LOOKUP[w] for w in _WORD.findall(text.lower()) if w in _LOOKUP}
     return found.pop() if len(found) == 1 else None
+
+
+def names_an_unsupported_device(text: str) -> bool:
+    """True when a text names a device the product does not support and no device it does ("my TV has no
+    sound"; not "my laptop's sound goes to my headphones")."""
+    words = _DEVICE_WORD.findall(text.lower())
+    return any(w in _UNSUPPORTED for w in words) and not any(w in _LOOKUP for w in words)
+
+
+_DEVICE_WORD = re.compile(r"[a-zäöüß0-9]+(?:-[a-zäöüß]+)?")
 
 
 # Words that can stand beside a device name without saying anything about a problem ("my Pixel 7a", "es ist
@@ -47,3 +67,19 @@ def names_only_a_device(text: str, entity_spans: tuple[tuple[int, int], ...] = (
         elif token not in _FILLER and token not in _MODEL_SUFFIXES:
             return False
     return named
+
+
+# Word beginnings that say a device may be dangerous: swelling, smoke, burning, melting, sparks, fire. A
+# description with one of them goes to the safety guidance whenever the search lists it among its candidates,
+# even if a harmless guide scored higher ("bulging a bit and gets warm" is a swollen battery, not overheating).
+# "hot"/"heiß" alone is not among them: that is the overheating guide's.
+_DANGER_STEMS = tuple(
+    """swollen swell bulg puff bloat smok burn scorch melt spark fire flame explod
+    aufgebläht gebläht bläht aufgequollen quillt gewölbt wölbt rauch qualm verbrannt brennt brandgeruch verschmort
+    schmort geschmolzen schmilzt funken feuer flamme explodiert""".split()
+)
+
+
+def mentions_danger(text: str) -> bool:
+    """True when a text describes a sign of danger (a swollen battery, smoke, burning, sparks...)."""
+    return any(word.startswith(_DANGER_STEMS) for word in _DEVICE_WORD.findall(text.lower()))

@@ -31,13 +31,19 @@ def choose_article(
     brand: str | None,
     min_score: float,
     suggest_score: float = 1.0,
+    urgent: frozenset[str] = frozenset(),
 ) -> Choice:
     """Pick the article for the search result, or say which fact is missing to pick one.
 
     The device category is asked for only when the top candidates are equally likely and belong to
     different categories; the brand only when they differ in the brands they apply to. A top score between
     `suggest_score` and `min_score` offers the candidates to choose from; below it nothing matches.
+    `urgent`: safety articles to take first, whatever scored higher (the text describes a sign of danger, and
+    safety advice that was not needed costs less than safety advice missed).
     """
+    first_urgent = next((m for m in matches if m.article_id in urgent), None)
+    if first_urgent is not None:
+        return Choice("article", article_id=first_urgent.article_id)
     if not matches or matches[0].score < min(min_score, suggest_score):
         return Choice("no_match")
     top = matches[0]

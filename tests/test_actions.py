@@ -163,6 +163,28 @@ def test_safety_topic_gives_safety_advice_and_hands_over_at_once_with_urgent_pri
     assert packet["article_id"] == "safety-battery-swollen"
 
 
+def test_a_sign_of_danger_goes_to_the_safety_guidance_even_where_a_harmless_guide_scores_higher():
+    events, messages = run(ActionFindArticle(), tracker("the back of my phone is bulging a bit and it gets warm"))
+    packet = handoff_of(messages)
+    assert packet["reason"] == "safety" and packet["priority"] == "urgent"
+    assert packet["article_id"] == "safety-battery-swollen"
+
+
+@pytest.mark.parametrize("text", ["my samsung tv has no sound since yesterday", "Meine AirPods verbinden sich nicht"])
+def test_a_device_the_product_does_not_support_gets_no_guide_but_the_offer_of_a_person(text):
+    events, messages = run(ActionFindArticle(), tracker(text))
+    assert slot(events, "article_id") is None and slot(events, "problem_text") is None
+    assert len(messages) == 1 and "phones, cameras and notebooks" in messages[0]["text"]
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["/request_human"]
+
+
+def test_a_guides_note_that_is_no_danger_is_not_called_a_safety_warning():
+    events, messages = run(ActionFindArticle(), tracker("the software update on my phone fails every time"))
+    assert slot(events, "article_id") == "phone-update-fails"
+    assert messages[0]["text"].startswith("Please note: Don't switch the phone off")
+    assert "safety" not in " ".join(m["text"] for m in messages).lower()
+
+
 def test_always_a_person_topic_asks_for_the_device_then_hands_over():
     events, messages = run(ActionFindArticle(), tracker("I dropped my phone into the bathtub"))
     assert slot(events, "article_id") == "liquid-damage" and slot(events, "awaiting") == "details"

@@ -1,8 +1,9 @@
-"""Device vocabulary: telling a bare device name from a problem description."""
+"""Device vocabulary: a bare device name or a problem description, devices the product does not support, signs
+of danger."""
 
 import pytest
 
-from bot.devices import names_only_a_device
+from bot.devices import mentions_danger, names_an_unsupported_device, names_only_a_device
 
 
 @pytest.mark.parametrize(
@@ -33,3 +34,39 @@ def test_recognised_entities_count_as_device_words_whatever_they_contain():
     text = "I have a Zorblax Quantum"
     assert not names_only_a_device(text)
     assert names_only_a_device(text, ((9, 24),))
+
+
+@pytest.mark.parametrize(
+    ("text", "unsupported"),
+    [
+        ("my samsung tv has no sound since yesterday", True),
+        ("Unser Fernseher zeigt kein Bild mehr", True),
+        ("AirPods keep disconnecting", True),
+        ("Meine PS5 geht nicht mehr an", True),
+        ("der Akku vom E-Bike lädt nicht", True),
+        ("my laptop only plays sound through headphones", False),  # a supported device is named too
+        ("Kopfhörer am Handy gehen nicht", False),
+        ("the fingerprint scanner stopped working", False),  # part of a phone, not a device of its own
+        ("I watch videos and it gets hot", False),
+        ("it won't switch on", False),
+    ],
+)
+def test_a_device_the_product_does_not_support_is_recognised_only_when_no_supported_one_is_named(text, unsupported):
+    assert names_an_unsupported_device(text) is unsupported
+
+
+@pytest.mark.parametrize(
+    ("text", "danger"),
+    [
+        ("the back of my phone is bulging a bit", True),
+        ("battery looks swollen", True),
+        ("es riecht verschmort", True),
+        ("Der Akku hat sich aufgebläht", True),
+        ("smoke came out of the charging port", True),
+        ("my laptop gets really hot when gaming", False),  # the overheating guide's, not an emergency
+        ("Das Handy wird heiß beim Laden", False),
+        ("clicking noise inside my laptop", False),
+    ],
+)
+def test_signs_of_danger_are_recognised_in_both_languages(text, danger):
+    assert mentions_danger(text) is danger
