@@ -85,6 +85,15 @@ def chosen_article(tracker: Tracker) -> str | None:
     return None
 
 
+def brand_for_the_chosen_guide(tracker: Tracker) -> str | None:
+    """The guide that asked for the brand before its first step, when the latest message names the brand: it
+    was already chosen (searching the description again could offer the same suggestions once more)."""
+    candidates = tracker.get_slot("candidates") or []
+    if tracker.get_slot("awaiting") != "brand" or len(candidates) != 1 or not tracker.get_slot("brand"):
+        return None
+    return candidates[0] if latest_intent(tracker) == "inform_device" else None
+
+
 def ask_for_problem(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
     """The device is known (or named), the problem not: ask what happens."""
     dispatcher.utter_message(text=say("ask_problem", tracker))
@@ -126,8 +135,8 @@ class ActionFindArticle(Action):
         awaiting = tracker.get_slot("awaiting")
         if awaiting == "details" and tracker.get_slot("article_id"):
             return hand_over(dispatcher, tracker, "human_topic")
-        chosen = chosen_article(tracker)
-        if chosen:  # the customer picked one of the suggested guides
+        chosen = chosen_article(tracker) or brand_for_the_chosen_guide(tracker)
+        if chosen:  # the customer picked one of the suggested guides (and, asked for it then, named the brand)
             return start_article(dispatcher, tracker, chosen)
         tentative = latest_intent(tracker) != "describe_problem"  # read as naming the device, maybe with more
         return find_article(dispatcher, tracker, new_description(tracker), tentative=tentative)

@@ -340,6 +340,36 @@ def test_guide_with_brand_specific_steps_asks_for_the_brand_first():
     assert slot(events, "article_id") == "camera-transfer-photos" and messages[-1]["custom"]["step"] == 1
 
 
+def test_the_brand_asked_for_after_picking_a_suggested_guide_starts_that_guide():
+    """The customer picked a guide whose steps differ by brand; their brand starts it (not the suggestions again,
+    as a new search of the vague description would)."""
+    t = tracker(
+        '/describe_problem{"article_choice": "phone-wont-turn-on"}',
+        entities=[{"entity": "article_choice", "value": "phone-wont-turn-on"}],
+        slots={
+            "awaiting": "choice",
+            "candidates": ["phone-wont-turn-on", "physical-damage", "phone-touchscreen-frozen"],
+            "problem_text": "its my phone. screen is black but i can hear notification sounds",
+        },
+    )
+    events, messages = run(ActionFindArticle(), t)
+    assert slot(events, "awaiting") == "brand" and slot(events, "candidates") == ["phone-wont-turn-on"]
+    t = tracker(
+        '/inform_device{"brand": "Samsung"}',
+        intent="inform_device",
+        entities=[{"entity": "brand", "value": "Samsung"}],
+        slots={
+            "brand": "Samsung",
+            "article_id": "phone-wont-turn-on",
+            "awaiting": "brand",
+            "candidates": ["phone-wont-turn-on"],
+            "problem_text": "its my phone. screen is black but i can hear notification sounds",
+        },
+    )
+    events, messages = run(ActionFindArticle(), t)
+    assert slot(events, "article_id") == "phone-wont-turn-on" and messages[-1]["custom"]["step"] == 1
+
+
 def test_no_outside_a_guide_that_describes_a_problem_is_searched():
     events, messages = run(
         ActionStepFeedback(), tracker("mein WLAN am Laptop geht nicht", intent="deny", slots={"language": "de"})
