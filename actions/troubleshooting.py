@@ -12,7 +12,7 @@ from actions import guide_runs
 from actions.common import button, language, latest_intent, latest_text, rating_buttons, say, step_buttons
 from actions.handoff import hand_over
 from actions.services import knowledge_base, min_score, suggest_score
-from bot.devices import mentions_danger, names_an_unsupported_device, names_only_a_device
+from bot.devices import infer_category, mentions_danger, names_an_unsupported_device, names_only_a_device
 from bot.kb.service import ArticleView
 from bot.troubleshooting import choose_article, handoff_reason_for, next_position
 
@@ -196,6 +196,12 @@ def find_article(
     matches = kb.search(problem, language=language(tracker), category=category, brand=brand)
     urgent = urgent_candidates(matches, language(tracker)) if danger else frozenset()
     choice = choose_article(matches, kb.index(), category, brand, min_score(), suggest_score(), urgent=urgent)
+    named = infer_category(problem)
+    if choice.kind == "ask_category" and named in choice.options:  # "my Fairphone ...": the text says which
+        category = named
+        events.append(SlotSet("device_category", named))
+        matches = kb.search(problem, language=language(tracker), category=category, brand=brand)
+        choice = choose_article(matches, kb.index(), category, brand, min_score(), suggest_score())
     if choice.kind == "no_match" and tentative and new_problem:
         return ask_for_problem(dispatcher, tracker)  # the text is not kept as the problem
     if choice.kind == "no_match":

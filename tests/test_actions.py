@@ -101,6 +101,18 @@ def test_ambiguous_problem_asks_for_the_device_category():
 
 
 @pytest.mark.parametrize(
+    ("text", "article"),
+    [("my Fairphone 5 won't turn on at all", "phone-wont-turn-on"), ("Mein Laptop geht gar nicht an", None)],
+)
+def test_a_device_the_text_names_is_not_asked_for(text, article):
+    """The NLU may miss a device word ("Fairphone" read as a brand only); the text still says which device."""
+    events, messages = run(ActionFindArticle(), tracker(text))
+    assert slot(events, "awaiting") != "category"
+    if article:
+        assert slot(events, "device_category") == "phone" and slot(events, "article_id") == article
+
+
+@pytest.mark.parametrize(
     ("text", "intent"),
     [
         ("camera", "inform_device"),
