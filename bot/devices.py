@@ -12,7 +12,17 @@ CATEGORY_WORDS = {
         systemkamera fotoapparat dslr dslm mirrorless canon nikon fujifilm fuji gopro leica lumix olympus
         pentax ricoh eos alpha powershot coolpix""".split(),
     "notebook": """notebook notebooks laptop laptops macbook thinkpad ideapad chromebook ultrabook klapprechner
-        lenovo dell hp asus acer msi xps zenbook vivobook inspiron latitude elitebook probook surface""".split(),
+        lenovo dell hp asus acer msi xps zenbook vivobook inspiron latitude elitebook probook surface windows
+        macos""".split(),
+}
+# German compounds start with the device: "Handyspeicher", "Kameraakku", "Laptopdisplay", "Telefonat".
+_COMPOUND_HEADS = {
+    "handy": "phone",
+    "smartphone": "phone",
+    "telefon": "phone",
+    "kamera": "camera",
+    "laptop": "notebook",
+    "notebook": "notebook",
 }
 CATEGORIES = tuple(CATEGORY_WORDS)  # the device categories the product supports: ("phone", "camera", "notebook")
 # Devices the product does not support, named by words that mean nothing else (not "watch", "switch" or "box",
@@ -29,9 +39,16 @@ _WORD = re.compile(r"[a-zäöüß]+")
 _LOOKUP = {word: category for category, words in CATEGORY_WORDS.items() for word in words}
 
 
+def category_of(word: str) -> str | None:
+    """The device category a lowercase word names (a compound by its first part), or None."""
+    if word in _LOOKUP:
+        return _LOOKUP[word]
+    return next((category for head, category in _COMPOUND_HEADS.items() if word.startswith(head)), None)
+
+
 def infer_category(text: str) -> str | None:
     """The one device category a text names, or None if it names none or several."""
-    found = {_LOOKUP[w] for w in _WORD.findall(text.lower()) if w in _LOOKUP}
+    found = {c for w in _WORD.findall(text.lower()) if (c := category_of(w))}
     return found.pop() if len(found) == 1 else None
 
 
@@ -39,7 +56,7 @@ def names_an_unsupported_device(text: str) -> bool:
     """True when a text names a device the product does not support and no device it does ("my TV has no
     sound"; not "my laptop's sound goes to my headphones")."""
     words = _DEVICE_WORD.findall(text.lower())
-    return any(w in _UNSUPPORTED for w in words) and not any(w in _LOOKUP for w in words)
+    return any(w in _UNSUPPORTED for w in words) and not any(category_of(w) for w in words)
 
 
 _DEVICE_WORD = re.compile(r"[a-zäöüß0-9]+(?:-[a-zäöüß]+)?")

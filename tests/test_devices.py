@@ -3,7 +3,7 @@ of danger."""
 
 import pytest
 
-from bot.devices import mentions_danger, names_an_unsupported_device, names_only_a_device
+from bot.devices import infer_category, mentions_danger, names_an_unsupported_device, names_only_a_device
 
 
 @pytest.mark.parametrize(
@@ -70,3 +70,18 @@ def test_a_device_the_product_does_not_support_is_recognised_only_when_no_suppor
 )
 def test_signs_of_danger_are_recognised_in_both_languages(text, danger):
     assert mentions_danger(text) is danger
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("Handyspeicher ist voll", "phone"),  # a German compound names its device by its first part
+        ("Kameraakku hält nicht", "camera"),
+        ("Windows Update hängt bei 27%", "notebook"),
+        ("ich höre bei Telefonaten nichts", "phone"),
+        ("my laptop wifi drops but my phone is fine", None),  # two devices: the text does not decide
+        ("it won't turn on", None),
+    ],
+)
+def test_the_device_a_text_names(text, category):
+    assert infer_category(text) == category
