@@ -86,17 +86,25 @@ def names_only_a_device(text: str, entity_spans: tuple[tuple[int, int], ...] = (
     return named
 
 
-# Word beginnings that say a device may be dangerous: swelling, smoke, burning, melting, sparks, fire. A
+# Word beginnings that say a device may be dangerous: swelling, smoke, a burnt smell, melting, sparks, fire. A
 # description with one of them goes to the safety guidance whenever the search lists it among its candidates,
 # even if a harmless guide scored higher ("bulging a bit and gets warm" is a swollen battery, not overheating).
-# "hot"/"heiß" alone is not among them: that is the overheating guide's.
+# Not among them: "hot"/"heiß" (the overheating guide's), "burning"/"brennt" and "fires" alone (a battery "burns
+# through" its charge or "brennt leer", a flash "fires"); the phrases below catch the dangerous uses.
 _DANGER_STEMS = tuple(
-    """swollen swell bulg puff bloat smok burn scorch melt spark fire flame explod
-    aufgebläht gebläht bläht aufgequollen quillt gewölbt wölbt rauch qualm verbrannt brennt brandgeruch verschmort
+    """swollen swell bulg puff bloat smok scorch melt spark flame explod burnt
+    aufgebläht gebläht bläht aufgequollen quillt gewölbt wölbt rauch qualm verbrannt brandgeruch verschmort
     schmort geschmolzen schmilzt funken feuer flamme explodiert""".split()
+)
+_DANGER_PHRASES = re.compile(
+    r"burning (smell|plastic|odou?r)|smell\w* (of |like )?burn|caught fire|on fire|burned my|brennt (es|was|etwas)"
+    r"|riecht (nach )?(verbrannt|brand|angebrannt|verschmort)"
 )
 
 
 def mentions_danger(text: str) -> bool:
-    """True when a text describes a sign of danger (a swollen battery, smoke, burning, sparks...)."""
-    return any(word.startswith(_DANGER_STEMS) for word in _DEVICE_WORD.findall(text.lower()))
+    """True when a text describes a sign of danger (a swollen battery, smoke, a burning smell, sparks...)."""
+    lowered = text.lower()
+    return any(w.startswith(_DANGER_STEMS) for w in _DEVICE_WORD.findall(lowered)) or bool(
+        _DANGER_PHRASES.search(lowered)
+    )

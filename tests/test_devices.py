@@ -66,6 +66,13 @@ def test_a_device_the_product_does_not_support_is_recognised_only_when_no_suppor
         ("my laptop gets really hot when gaming", False),  # the overheating guide's, not an emergency
         ("Das Handy wird heiß beim Laden", False),
         ("clicking noise inside my laptop", False),
+        ("my battery burns through its charge in two hours", False),  # a figure of speech, not a fire
+        ("Der Akku brennt nach zwei Stunden leer", False),
+        ("the flash fires twice", False),
+        ("there's a burning smell when it charges", True),
+        ("it smells like burnt plastic", True),
+        ("the charger caught fire", True),
+        ("es riecht nach verbranntem Kabel", True),
     ],
 )
 def test_signs_of_danger_are_recognised_in_both_languages(text, danger):
