@@ -6,7 +6,7 @@ from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 
 from actions import guide_runs
-from actions.common import rating_buttons, say
+from actions.common import rating_buttons, say, step_buttons
 
 
 def parse_rating(value: object) -> int | None:
@@ -25,6 +25,9 @@ class ActionRate(Action):
         return "action_rate"
 
     async def run(self, dispatcher, tracker, domain):
+        awaiting = tracker.get_slot("awaiting")
+        if awaiting != "rating":  # nobody asked: a bare "3" mid-guide is no rating, and must not end the guide
+            return not_asked_for(dispatcher, tracker, awaiting)
         entity = next(
             (e.get("value") for e in (tracker.latest_message or {}).get("entities", []) if e.get("entity") == "rating"),
             None,
@@ -36,3 +39,13 @@ class ActionRate(Action):
         guide_runs.rated(tracker, rating)
         dispatcher.utter_message(text=say("rating_thanks", tracker))
         return [SlotSet("rating", str(rating)), SlotSet("awaiting", None)]
+
+
+def not_asked_for(dispatcher, tracker, awaiting: str | None) -> list:
+    """A number (or a rating-like message) when no rating was asked for: within a guide the step's question is
+    asked again with its buttons; elsewhere the bot asks what it can help with. Nothing is stored."""
+    if awaiting == "step":
+        dispatcher.utter_message(text=say("step_unclear", tracker), buttons=step_buttons(tracker))
+        return []
+    dispatcher.utter_message(text=say("how_can_help", tracker))
+    return []

@@ -308,9 +308,23 @@ def test_rating_is_stored_and_thanked_for():
 
 def test_rating_outside_one_to_five_is_asked_again():
     events, messages = run(
-        ActionRate(), tracker("9 stars", intent="rate", entities=[{"entity": "rating", "value": "9"}])
+        ActionRate(),
+        tracker("9 stars", intent="rate", entities=[{"entity": "rating", "value": "9"}], slots={"awaiting": "rating"}),
     )
     assert slot(events, "rating") is None and len(messages[0]["buttons"]) == 5
+
+
+def test_a_number_mid_guide_is_no_rating_and_the_step_is_asked_again():
+    t = tracker("3", intent="rate", entities=[{"entity": "rating", "value": "3"}], slots=GUIDE)
+    events, messages = run(ActionRate(), t)
+    assert events == [] and "Did the step help?" in messages[0]["text"]
+    assert [b["payload"] for b in messages[0]["buttons"]][:2] == ["/affirm", "/deny"]
+
+
+def test_a_rating_nobody_asked_for_is_not_stored():
+    t = tracker("5", intent="rate", entities=[{"entity": "rating", "value": "5"}], slots={"awaiting": None})
+    events, messages = run(ActionRate(), t)
+    assert slot(events, "rating") is None and "What can I help you with?" in messages[0]["text"]
 
 
 def test_picking_a_suggested_guide_starts_it():

@@ -82,9 +82,16 @@ def test_swollen_battery_gets_safety_advice_and_urgent_handoff(servers):
     assert "Sicherheit" in texts(reply)
 
 
-def test_out_of_scope_request_gets_no_guide_but_the_offer_of_a_person(servers):
+@pytest.mark.parametrize(
+    "text",
+    [
+        "what's the weather going to be like tomorrow?",
+        "Meine Bestellung ist seit zehn Tagen unterwegs, wo ist sie?",  # the shop's business, not a device problem
+    ],
+)
+def test_out_of_scope_request_gets_no_guide_but_the_offer_of_a_person(servers, text):
     me = new_sender()
-    reply = servers.say(me, "what's the weather going to be like tomorrow?")
+    reply = servers.say(me, text)
     assert not steps(reply)
     assert "/request_human" in [b["payload"] for m in reply for b in m.get("buttons", [])]
 
