@@ -275,6 +275,10 @@ class Cluster:
         """Agents with a console open on another instance."""
         return {a for peer in self.peers.values() for a in peer.agents}
 
+    def leaving(self) -> set[int]:
+        """Agents whose grace period runs on another instance."""
+        return {a for peer in self.peers.values() for a in peer.leaving}
+
     def watched(self) -> set[str]:
         """Conversations with a customer socket open on another instance."""
         return {c for peer in self.peers.values() for c in peer.watched}

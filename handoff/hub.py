@@ -104,6 +104,11 @@ class Hub:
         seen = self.customer_last_seen(conversation_id)
         return seen is not None and (self.now() - seen).total_seconds() < self.settings.customer_away_after_s
 
+    def reconnecting_agents(self) -> frozenset[int]:
+        """Agents whose last console closed, here or on another instance, within their grace period."""
+        leaving = set(self.grace_tasks) | (self.cluster.leaving() if self.cluster is not None else set())
+        return frozenset(leaving - self.events.connected_agents())
+
     def presence_here(self) -> dict:
         """Who is connected to this instance, as it tells the others (handoff/cluster.py)."""
         recent = self.now().timestamp() - self.settings.customer_away_after_s

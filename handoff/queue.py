@@ -90,11 +90,18 @@ def _same_pool(other: Ticket, ticket: Ticket, pool: list[Agent]) -> bool:
 
 
 async def snapshot(
-    session: AsyncSession, is_open: bool, default_handle_time_s: float, now: datetime, opens_at: datetime | None = None
+    session: AsyncSession,
+    is_open: bool,
+    default_handle_time_s: float,
+    now: datetime,
+    opens_at: datetime | None = None,
+    reconnecting: frozenset[int] = frozenset(),
 ) -> Snapshot:
+    """`reconnecting`: online agents whose console closed and who have not come back yet (their grace period
+    runs). They count for nobody's wait: a customer is not told "under a minute" while nobody is there."""
     queued = list((await session.scalars(select(Ticket).where(Ticket.status == "queued"))).all())
     online = select(Agent).where(Agent.presence == "online", Agent.role.in_(TAKES_CHATS))
-    agents = list((await session.scalars(online)).all())
+    agents = [a for a in (await session.scalars(online)).all() if a.id not in reconnecting]
     return Snapshot(
         queued=sorted(queued, key=queue_order),
         agents=agents,

@@ -81,7 +81,14 @@ async def waiting_situation(session: AsyncSession, hub: Hub, ticket: Ticket) -> 
 
 
 async def queue_snapshot(session: AsyncSession, hub: Hub):
-    return await snapshot(session, hub.is_open(), hub.settings.default_handle_time_s, hub.now(), hub.next_opening())
+    return await snapshot(
+        session,
+        hub.is_open(),
+        hub.settings.default_handle_time_s,
+        hub.now(),
+        hub.next_opening(),
+        reconnecting=hub.reconnecting_agents(),
+    )
 
 
 OPEN = ("queued", "assigned")  # a ticket still with second level

@@ -184,7 +184,12 @@ def _later_check_presence(hub: Hub, conversation_id: str) -> None:
         if not hub.customer_present(conversation_id):
             await _customer_presence(hub, conversation_id, present=False)
 
-    task = asyncio.create_task(check())
+    _in_background(hub, check())
+
+
+def _in_background(hub: Hub, work) -> None:
+    """Run `work` (a coroutine) without waiting for it; the hub cancels it when it stops."""
+    task = asyncio.create_task(work)
     hub.background.add(task)
     task.add_done_callback(hub.background.discard)
 
@@ -223,6 +228,8 @@ async def agent_socket(request: web.Request) -> web.WebSocketResponse:
     if agent.presence == "offline":  # connecting the console means being at work
         agent = await agents.set_presence(hub, agent, "online")
         await tickets.announce_presence(hub, agent.id)
+    elif pending is not None:  # back within the grace period: waiting customers count them again
+        await tickets.refresh_waiting(hub)
     pending: set[asyncio.Task] = set()
     try:
         async for data in _frames(socket):
@@ -234,6 +241,7 @@ async def agent_socket(request: web.Request) -> web.WebSocketResponse:
         watch.cancel()
         if hub.events.leave_agent(agent.id, socket) == 0:
             schedule_requeue(hub, agent.id)
+            _in_background(hub, tickets.refresh_waiting(hub))  # they count for nobody's wait until they are back
     return socket
 
 

@@ -428,6 +428,30 @@ async def test_an_agent_who_reconnects_within_the_grace_period_keeps_the_chat(cl
     await second.close()
 
 
+async def test_an_agent_whose_console_closed_counts_for_no_wait_until_they_are_back(client):
+    """Within the grace period the agent's chats wait for them, but a waiting customer is not told that someone
+    is there to take theirs: the estimate says nobody is available (so the widget offers the e-mail field)."""
+    client.app[HUB].settings.agent_grace_s = 30
+    customer, _ = await queued_ticket(client)
+    anna = await new_agent(client, "anna")
+    watching = await client.ws_connect(f"/api/v1/conversations/{customer.id}/ws?token={customer.token}")
+    console = await client.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+    assert (await customer.messages())["queue"]["agents_online"] == 1
+    await console.close()
+    async with asyncio.timeout(5):  # the waiting customer's widget hears it at once
+        while (event := await watching.receive_json()).get("type") != "state" or event["queue"]["agents_online"]:
+            pass
+    assert event["queue"]["estimated_wait_s"] is None
+    assert (await customer.messages())["queue"]["agents_online"] == 0
+    console = await client.ws_connect(f"/api/v1/agent/ws?token={anna.token}")
+    async with asyncio.timeout(5):
+        while (event := await watching.receive_json()).get("type") != "state" or not event["queue"]["agents_online"]:
+            pass
+    assert event["queue"]["estimated_wait_s"] is not None
+    await console.close()
+    await watching.close()
+
+
 async def test_customers_left_waiting_get_an_email_field_in_the_ticket(client):
     customer, ticket_id = await queued_ticket(client)
     await client.post(
