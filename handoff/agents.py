@@ -122,12 +122,15 @@ async def session_agent(hub: Hub, token: str | None) -> tuple[Agent, AgentSessio
     return agent, record
 
 
-async def sign_out(hub: Hub, agent: Agent, token: str) -> None:
-    """The session ends, and with it the consoles it opened (other sessions of the agent stay)."""
+async def sign_out(hub: Hub, agent: Agent, token: str) -> bool:
+    """The session ends, and with it the consoles it opened (other sessions of the agent stay); returns whether
+    the agent still has another session that has not expired."""
     token_hash = _token_hash(token)
     async with hub.sessions() as session, session.begin():
         await session.execute(delete(AgentSession).where(AgentSession.token_hash == token_hash))
-    await hub.events.close_agent_sockets(agent.id, session=token_hash, reason="signed out")
+        others = (await session.scalars(select(AgentSession.expires_at).where(AgentSession.agent_id == agent.id))).all()
+    await hub.events.close_agent_sockets(agent.id, session=token_hash, reason="You signed out.")
+    return any(aware(expires_at) > hub.now() for expires_at in others)
 
 
 async def change_agent(hub: Hub, admin: Agent, agent_id: int, change: AgentChange) -> tuple[Agent, set[str]]:
@@ -143,8 +146,11 @@ async def change_agent(hub: Hub, admin: Agent, agent_id: int, change: AgentChang
     new_hash = await hub.in_thread(hash_password, change.password) if change.password is not None else None
     fields = change.model_dump(include={"active", "display_name", "role", "categories", "languages", "capacity"})
     agent, changed = await update_agent(hub.sessions, Agent.id == agent_id, password_hash=new_hash, **fields)
-    if changed & SIGNS_OUT:
-        await hub.events.close_agent_sockets(agent.id, reason="signed out by an administrator")
+    if changed & SIGNS_OUT:  # the console shows the reason on its sign-in form
+        reason = (
+            DEACTIVATED if "deactivated" in changed else "An administrator changed your account. Please sign in again."
+        )
+        await hub.events.close_agent_sockets(agent.id, reason=reason)
     return agent, changed
 
 
@@ -204,9 +210,12 @@ def _check_password(password: str | None) -> None:
         raise Invalid(f"password: at least {MIN_PASSWORD} characters.", "weak_password")
 
 
+DEACTIVATED = "This account is deactivated. Please ask an administrator."
+
+
 def _refuse_deactivated(agent: Agent) -> None:
     if not agent.active:
-        raise Unauthorized("This account is deactivated. Please ask an administrator.", "deactivated")
+        raise Unauthorized(DEACTIVATED, "deactivated")
 
 
 async def set_presence(hub: Hub, agent: Agent, presence: str) -> Agent:

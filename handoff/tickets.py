@@ -376,7 +376,10 @@ async def _check_capacity(session: AsyncSession, agent: Agent, refusal: str) -> 
     first (PostgreSQL), so two claims or transfers at once cannot both pass the count."""
     await session.execute(select(Agent.id).where(Agent.id == agent.id).with_for_update())
     if await open_chat_count(session, agent.id) >= agent.capacity:
-        raise Conflict(refusal.format(name=agent.display_name, capacity=agent.capacity), "capacity_reached")
+        chats = "1 chat" if agent.capacity == 1 else f"{agent.capacity} chats"
+        raise Conflict(
+            refusal.format(name=agent.display_name, capacity=agent.capacity, chats=chats), "capacity_reached"
+        )
 
 
 # -- claiming ------------------------------------------------------------------------------------------------
@@ -386,7 +389,7 @@ async def claim(hub: Hub, agent: Agent, ticket_id: int) -> dict:
         ticket = await _get_ticket(session, ticket_id)
         if not (covers(agent, ticket) or agent.role == "admin"):
             raise Forbidden("This ticket is outside your skills.")
-        await _check_capacity(session, agent, "You already have {capacity} open chats (your limit). Close one first.")
+        await _check_capacity(session, agent, "You already have {chats} open (your limit). Close one first.")
         now = hub.now()
         result = await session.execute(
             update(Ticket)
@@ -663,8 +666,8 @@ def _requeue(session, ticket: Ticket, conversation: Conversation, agent: Agent, 
 
 
 async def requeue_all(hub: Hub, agent_id: int, kind: str = "agent_left") -> int:
-    """The agent is gone (disconnected past the grace period, or locked out: `kind` "requeued"): their chats go
-    back to the queue, and the agent is offline."""
+    """The agent is gone (disconnected past the grace period; `kind` "agent_unavailable": signed out, locked out or
+    no longer taking chats): their chats go back to the queue, and the agent is offline."""
     async with hub.sessions() as session, session.begin():
         agent = await session.get(Agent, agent_id)
         if agent is None:

@@ -63,7 +63,7 @@ export class ApiError extends Error {
 }
 
 /** `api(method, path, body)` for JSON requests under `base`. `csrf()` gives the token sent with changes;
- *  `onUnauthorized(path)` runs on a 401 before the ApiError is thrown. */
+ *  `onUnauthorized(path, code)` runs on a 401 (with the error's code) before the ApiError is thrown. */
 export function apiClient({ base, csrf = () => null, onUnauthorized = () => {} }) {
   return async function api(method, path, body) {
     const headers = { Accept: "application/json" };
@@ -88,7 +88,7 @@ export function apiClient({ base, csrf = () => null, onUnauthorized = () => {} }
     let message = error.message || `Request failed (${response.status}).`;
     const retry = response.headers.get("Retry-After");
     if (response.status === 429 && retry) message += ` Try again in ${retry} s.`;
-    if (response.status === 401) onUnauthorized(path);
+    if (response.status === 401) onUnauthorized(path, error.code);
     throw new ApiError(response.status, error.code, message, error.fields);
   };
 }

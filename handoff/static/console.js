@@ -245,8 +245,13 @@ function newClientId() {
 const api = apiClient({
   base: API,
   csrf: () => state.csrf,
-  onUnauthorized: (path) => {
-    if (path !== "/session" && state.agent) signedOut("Your session has ended. Please sign in again.");
+  onUnauthorized: (path, code) => {
+    if (path === "/session" || !state.agent) return;
+    signedOut(
+      code === "deactivated"
+        ? "Your account has been deactivated. Please ask an administrator."
+        : "Your session has ended. Please sign in again.",
+    );
   },
 });
 
@@ -354,12 +359,35 @@ function signedIn({ agent, csrf_token: csrf }) {
   connectSocket();
 }
 
-async function signOut() {
+/** With open chats, the agent confirms first: signing out passes them back to the queue at once. */
+function signOut() {
+  const open = state.chats.size;
+  if (!open) return endSession();
+  openDialog({
+    title: "Sign out?",
+    body: [
+      el(
+        "p",
+        { class: "dialog-note", "data-testid": "sign-out-warning" },
+        open === 1
+          ? "You have 1 open chat. Signing out passes it back to the queue now, with its priority kept; the " +
+              "customer is told, and a colleague takes over."
+          : `You have ${open} open chats. Signing out passes them back to the queue now, with their priority kept; ` +
+              "the customers are told, and colleagues take over.",
+      ),
+    ],
+    confirmLabel: "Sign out",
+    onConfirm: endSession,
+  });
+}
+
+async function endSession() {
   try {
     await api("DELETE", "/session");
   } catch (error) {
     reportError(error);
   }
+  closeDialog();
   signedOut("");
 }
 
@@ -2248,7 +2276,7 @@ function connectSocket() {
   ws.addEventListener("message", (event) => {
     if (state.ws === ws) onSocketMessage(event);
   });
-  ws.addEventListener("close", () => onSocketClose(ws));
+  ws.addEventListener("close", (event) => onSocketClose(ws, event));
 }
 
 function onSocketOpen(ws) {
@@ -2272,9 +2300,14 @@ function onSocketMessage(event) {
   SOCKET_HANDLERS[data?.type]?.(data);
 }
 
-function onSocketClose(ws) {
+function onSocketClose(ws, event) {
   if (state.ws !== ws) return; // a socket we replaced or closed on purpose
   state.ws = null;
+  if (event.code === 1008 && event.reason) {
+    // the session ended (signed out elsewhere, expired, deactivated, changed by an admin): the hub says why
+    signedOut(event.reason);
+    return;
+  }
   clearInterval(state.pingTimer);
   scheduleReconnect();
 }

@@ -1136,7 +1136,7 @@
     ui.queue.classList.toggle("queue--unavailable", unavailable);
     ui.queueNotice.hidden = !unavailable;
     setText(ui.queueNotice, unavailable ? unavailableText(queue, closedHours) : "");
-    renderEmailForm(unavailable);
+    renderEmailForm(true); // a customer who cannot wait leaves an address, whether or not someone is online
   }
 
   /** Why nobody answers now; outside service hours, when they are back (weekday and time, in the customer's

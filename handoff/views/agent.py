@@ -99,8 +99,13 @@ async def sign_in(request: web.Request) -> web.Response:
 
 @routes.delete("/api/v1/agent/session")
 async def sign_out(request: web.Request) -> web.Response:
+    hub = request.app[HUB]
     agent = await current_agent(request)
-    await agents.sign_out(request.app[HUB], agent, bearer(request) or request.cookies.get(COOKIE))
+    if not await agents.sign_out(hub, agent, bearer(request) or request.cookies.get(COOKIE)):
+        # no other session: their chats go back to the queue now, not after a grace period in which the
+        # customers would write to nobody (a closed tab still gets the grace period: it may be a reload)
+        await tickets.requeue_all(hub, agent.id, kind="agent_unavailable")
+        await tickets.announce_presence(hub, agent.id)
     response = web.Response(status=204)
     response.del_cookie(COOKIE, path="/")
     return response
@@ -280,7 +285,7 @@ async def change_agent(request: web.Request) -> web.Response:
     body = parse(AgentChange, await json_body(request))
     agent, changed = await agents.change_agent(hub, admin, path_id(request, "agent"), body)
     if "deactivated" in changed or ("role" in changed and agent.role not in TAKES_CHATS):
-        await tickets.requeue_all(hub, agent.id, kind="requeued")  # their chats go back to the queue now
+        await tickets.requeue_all(hub, agent.id, kind="agent_unavailable")  # their chats go back to the queue now
     if changed - {"password"}:  # every console shows the change; the agent's own reloads its queue
         await tickets.announce_presence(hub, agent.id)
     return web.json_response({"agent": await agents.describe(hub, agent)})

@@ -14,7 +14,7 @@ from bot.settings import PROJECT_DIR
 from handoff.keys import HUB
 from handoff.models import Agent
 from handoff.views import sockets
-from tests.hub.conftest import PASSWORD, new_agent, new_customer, queued_ticket
+from tests.hub.conftest import PASSWORD, AgentClient, new_agent, new_customer, queued_ticket
 
 
 async def test_a_wrong_password_and_an_unknown_user_get_the_same_answer(client):
@@ -76,9 +76,29 @@ async def test_signing_out_closes_the_consoles_of_that_session_only(client):
     other_console = await client.ws_connect(f"/api/v1/agent/ws?token={other_token}")
     await anna.call("DELETE", "/session", expect=204)
     closing = await this_console.receive(timeout=5)
-    assert (closing.type.name, closing.data, closing.extra) == ("CLOSE", 1008, "signed out")
+    assert (closing.type.name, closing.data, closing.extra) == ("CLOSE", 1008, "You signed out.")
     await other_console.send_json({"type": "ping"})
     assert (await other_console.receive_json(timeout=5))["type"] == "pong"
+
+
+async def test_signing_out_passes_the_chats_back_to_the_queue_at_once(client):
+    """Not after the grace period (a reload's), in which the customers would write to nobody; and the customer
+    is told the agent is no longer available, not that they passed the chat on or lost the connection."""
+    client.app[HUB].settings.agent_grace_s = 30
+    customer, ticket_id = await queued_ticket(client, priority="high")
+    anna = await new_agent(client, "anna")
+    await anna.call("POST", f"/tickets/{ticket_id}/claim")
+    second = await client.post("/api/v1/agent/session", json={"username": "anna", "password": PASSWORD})
+    elsewhere = AgentClient(client, anna.id, (await second.json())["token"])
+    await elsewhere.call("DELETE", "/session", expect=204)  # another session remains: the chat stays hers
+    assert (await customer.messages())["state"] == "agent"
+    await anna.call("DELETE", "/session", expect=204)
+    status = await customer.messages()
+    assert status["state"] == "queued" and status["messages"][-1]["meta"]["kind"] == "agent_unavailable"
+    assert "no longer available" in status["messages"][-1]["text"]
+    ben = await new_agent(client, "ben")
+    [ticket] = (await ben.json("GET", "/queue"))["tickets"]
+    assert (ticket["id"], ticket["priority"]) == (ticket_id, "high")
 
 
 async def _admin_and_anna_in_a_chat(client):
@@ -257,7 +277,10 @@ async def test_claiming_beyond_the_capacity_is_refused(client):
     anna = await new_agent(client, "anna", capacity=1)
     await anna.call("POST", f"/tickets/{first}/claim")
     response = await anna.call("POST", f"/tickets/{second}/claim", expect=409)
-    assert (await response.json())["error"]["code"] == "capacity_reached"
+    assert (await response.json())["error"] == {
+        "code": "capacity_reached",
+        "message": "You already have 1 chat open (your limit). Close one first.",
+    }
 
 
 async def test_a_ticket_outside_the_agents_skills_cannot_be_claimed(client):

@@ -81,6 +81,7 @@ def test_customer_to_bot_to_agent_and_back_to_a_rating(live_hub, page_for):
 
     customer.get_by_test_id("choice").filter(has_text="Talk to a person").last.click()
     expect(customer.get_by_test_id("queue")).to_contain_text("queue", timeout=20_000)
+    expect(customer.get_by_test_id("email-form")).to_be_visible()  # Anna is online, but not everyone can wait
     screenshot(customer, "widget-queued")
 
     claim_from_queue(console, "My notebook fan is really loud")
@@ -429,3 +430,18 @@ def test_an_admin_edits_an_agent_and_the_agents_queue_follows(live_hub, page_for
     expect(admin.locator("#dialog-error")).to_contain_text("at least one category")
     admin.keyboard.press("Escape")
     assert not admin.errors and not console.errors
+
+
+def test_an_agent_who_signs_out_with_an_open_chat_confirms_and_the_customer_is_told(live_hub, page_for):
+    console = sign_in(page_for(), live_hub, live_hub.create_agent("Ida Sommer"))
+    customer = open_shop(page_for(), live_hub)
+    hand_over(customer, "The mode dial of my camera spins freely without clicking")
+    claim_from_queue(console, "mode dial of my camera spins")
+    expect(customer.get_by_test_id("agent-name")).to_contain_text("Ida Sommer", timeout=10_000)
+    console.get_by_test_id("sign-out").click()
+    expect(console.get_by_test_id("sign-out-warning")).to_contain_text("1 open chat")
+    screenshot(console, "console-sign-out")
+    console.get_by_test_id("dialog-confirm").click()
+    expect(console.get_by_test_id("username")).to_be_visible(timeout=10_000)
+    expect(messages(customer, "system").last).to_contain_text("no longer available", timeout=10_000)  # at once
+    expect(customer.get_by_test_id("queue")).to_be_visible()
