@@ -433,7 +433,8 @@ def test_a_guide_run_is_recorded_from_its_first_step_to_solved_and_rated():
     assert (solved.outcome, solved.solved_at_step, solved.handoff_after_step) == ("solved", 2, None)
     assert solved.ended_at is not None
 
-    rate = tracker("/rate", intent="rate", entities=[{"entity": "rating", "value": "4"}], sender=sender)
+    rating = [{"entity": "rating", "value": "4"}]
+    rate = tracker("/rate", intent="rate", entities=rating, slots={"awaiting": "rating"}, sender=sender)
     events, _ = run(ActionRate(), rate)
     assert slot(events, "rating") == "4" and runs_of(sender)[0].rating == 4
 
