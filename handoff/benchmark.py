@@ -79,6 +79,7 @@ QUIET_CORES = 0.25  # a run during which other processes on the machine used mor
 QUIET_RETRIES = 2  # ... at most this often (then kept, and its "other processes" column shows it)
 STAND_IN_DELAY_S = 0.025  # the stand-in bot's answer time: about Rasa's p50 on an unloaded machine (1a straight)
 STAND_IN_TEXT = "Which device is it: a camera, a phone or a notebook?"
+STAND_IN_BUTTONS = sorted({text for script in CONVERSATIONS for text in script if text.startswith("/")})
 # 2. handoff -> live queue
 HANDOFFS = 60
 HANDOFF_CONCURRENCY = 10
@@ -510,12 +511,14 @@ async def overhead(stack: Stack, console: Console, rate: float | None = None) ->
 
 def stand_in_bot() -> web.Application:
     """In place of Rasa's REST channel (phase 1c only): every message is answered after STAND_IN_DELAY_S, with
-    no CPU used meanwhile. What the hub adds to that is its own work, not a fight with Rasa for the cores."""
+    no CPU used meanwhile. What the hub adds to that is its own work, not a fight with Rasa for the cores. The
+    answer offers the scripts' buttons, as the real bot does where the scripts press them."""
+    buttons = [{"title": payload, "payload": payload} for payload in STAND_IN_BUTTONS]
 
     async def webhook(request: web.Request) -> web.Response:
         body = await request.json()
         await asyncio.sleep(STAND_IN_DELAY_S)
-        return web.json_response([{"recipient_id": body["sender"], "text": STAND_IN_TEXT}])
+        return web.json_response([{"recipient_id": body["sender"], "text": STAND_IN_TEXT, "buttons": buttons}])
 
     app = web.Application()
     app.router.add_post("/webhooks/rest/webhook", webhook)
