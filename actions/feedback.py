@@ -46,6 +46,6 @@ def not_asked_for(dispatcher, tracker, awaiting: str | None) -> list:
     asked again with its buttons; elsewhere the bot asks what it can help with. Nothing is stored."""
     if awaiting == "step":
         dispatcher.utter_message(text=say("step_unclear", tracker), buttons=step_buttons(tracker))
-        return []
-    dispatcher.utter_message(text=say("how_can_help", tracker))
+    else:
+        dispatcher.utter_message(text=say("how_can_help", tracker))
     return []

@@ -196,8 +196,7 @@ def find_article(
     matches = kb.search(problem, language=language(tracker), category=category, brand=brand)
     urgent = urgent_candidates(matches, language(tracker)) if danger else frozenset()
     choice = choose_article(matches, kb.index(), category, brand, min_score(), suggest_score(), urgent=urgent)
-    named = infer_category(problem)
-    if choice.kind == "ask_category" and named in choice.options:  # "my Fairphone ...": the text says which
+    if choice.kind == "ask_category" and (named := infer_category(problem)) in choice.options:  # "my Fairphone"
         category = named
         events.append(SlotSet("device_category", named))
         matches = kb.search(problem, language=language(tracker), category=category, brand=brand)

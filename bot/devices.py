@@ -36,6 +36,7 @@ UNSUPPORTED_WORDS = """tv tvs television fernseher fernsehgerät smarttv beamer 
     saugroboter soundbar alexa""".split()
 _UNSUPPORTED = set(UNSUPPORTED_WORDS)
 _WORD = re.compile(r"[a-zäöüß]+")
+_DEVICE_WORD = re.compile(r"[a-zäöüß0-9]+(?:-[a-zäöüß]+)?")  # also "ps5", "e-bike"
 _LOOKUP = {word: category for category, words in CATEGORY_WORDS.items() for word in words}
 
 
@@ -57,9 +58,6 @@ def names_an_unsupported_device(text: str) -> bool:
     sound"; not "my laptop's sound goes to my headphones")."""
     words = _DEVICE_WORD.findall(text.lower())
     return any(w in _UNSUPPORTED for w in words) and not any(category_of(w) for w in words)
-
-
-_DEVICE_WORD = re.compile(r"[a-zäöüß0-9]+(?:-[a-zäöüß]+)?")
 
 
 # Words that can stand beside a device name without saying anything about a problem ("my Pixel 7a", "es ist
