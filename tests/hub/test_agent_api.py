@@ -11,10 +11,11 @@ from aiohttp import WSServerHandshakeError
 from sqlalchemy import select, update
 
 from bot.settings import PROJECT_DIR
+from handoff.app import create_app
 from handoff.keys import HUB
 from handoff.models import Agent
 from handoff.views import sockets
-from tests.hub.conftest import PASSWORD, AgentClient, new_agent, new_customer, queued_ticket
+from tests.hub.conftest import PASSWORD, AgentClient, early_in_a_window, new_agent, new_customer, queued_ticket
 
 
 async def test_a_wrong_password_and_an_unknown_user_get_the_same_answer(client):
@@ -23,6 +24,22 @@ async def test_a_wrong_password_and_an_unknown_user_get_the_same_answer(client):
     unknown = await client.post("/api/v1/agent/session", json={"username": "nobody", "password": "nope"})
     assert wrong.status == unknown.status == 401
     assert await wrong.json() == await unknown.json()
+
+
+async def test_sign_ins_are_limited_per_address_whether_they_succeed_or_not(hub_settings, aiohttp_client):
+    hub_settings.rate_logins_per_minute = 3
+    client = await aiohttp_client(create_app(hub_settings))
+    await new_agent(client, "anna")  # one sign-in
+    await early_in_a_window(60)
+    attempts = [("anna", "nope"), ("anna", PASSWORD), ("nobody", "nope")]
+    statuses = []
+    for username, password in attempts:
+        response = await client.post("/api/v1/agent/session", json={"username": username, "password": password})
+        statuses.append(response.status)
+    assert statuses == [401, 200, 429]  # new_agent's sign-in was the first
+    refused = await response.json()
+    assert refused["error"]["code"] == "rate_limited" and "sign-ins" in refused["error"]["message"]
+    assert int(response.headers["Retry-After"]) >= 1
 
 
 @pytest.mark.parametrize(

@@ -21,8 +21,7 @@ from handoff.keys import HUB
 from handoff.models import Conversation, OutgoingMail
 from handoff.views import sockets
 from tests.conftest import postgres_database
-from tests.hub.conftest import closed_port, new_agent, new_customer, queued_ticket
-from tests.hub.test_customer_api import _early_in_a_window
+from tests.hub.conftest import closed_port, early_in_a_window, new_agent, new_customer, queued_ticket
 from tests.hub.test_websockets import _next
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -187,7 +186,7 @@ async def test_rate_limits_count_the_messages_sent_through_both_instances(cluste
     first = await aiohttp_client(create_app(settings))
     second = await aiohttp_client(create_app(settings))
     customer = await new_customer(first)
-    await _early_in_a_window(10)
+    await early_in_a_window(10)
     statuses = []
     for client in (first, second, first, second):
         customer.client = client

@@ -79,7 +79,10 @@ def live_hub(servers, tmp_path_factory) -> Iterator[LiveHub]:
     with hub_process(
         settings,
         work / "hub.log",
+        # every test signs its agents in from 127.0.0.1: the default (10 a minute per address) is a real limit that
+        # a fast run of test_web.py reached; its own tests cover the limit
         RATE_CONVERSATIONS_PER_MINUTE="1000",
+        RATE_LOGINS_PER_MINUTE="1000",
         RASA_TIMEOUT_S="10",
         AGENT_GRACE_S="2",
         MAIL_DIR=str(work / "mail"),
