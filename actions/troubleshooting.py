@@ -242,12 +242,14 @@ class ActionStepFeedback(Action):
             return no_match(dispatcher, tracker)
         article_id, position = tracker.get_slot("article_id"), tracker.get_slot("step")
         article = knowledge_base().article(article_id, language(tracker)) if article_id else None
+        if awaiting == "resume" and article is not None and position is not None and latest_intent(tracker) == "affirm":
+            return present_step(dispatcher, tracker, article, int(position))  # back from a person: go on
         if awaiting != "step" or article is None or position is None:
             text = latest_text(tracker)
             if looks_like_a_description(text):  # "mein internet geht nicht" read as "no": search it
                 return find_article(dispatcher, tracker, text)
             dispatcher.utter_message(text=say("how_can_help", tracker))
-            return []
+            return [SlotSet("awaiting", None)] if awaiting == "resume" else []  # "something else"
         position = int(position)
         step = next(s for s in article.steps if s.position == position)
         solved = latest_intent(tracker) == "affirm"
@@ -270,3 +272,38 @@ class ActionStepFeedback(Action):
             )
             return events + [SlotSet("awaiting", None)]
         return events + hand_over(dispatcher, tracker, "steps_exhausted", article)
+
+
+class ActionBackFromPerson(Action):
+    """A person handed the chat back (the hub runs this through Rasa's HTTP API, no customer message comes first).
+
+    The bot listens again; if the guide it handed over from has steps the customer has not tried, it offers to go
+    on with the next of them instead of starting over. Otherwise it says nothing: the hub tells the customer they
+    are back with the assistant.
+    """
+
+    def name(self) -> str:
+        return "action_back_from_person"
+
+    async def run(self, dispatcher, tracker, domain):
+        events: list[dict[str, Any]] = [SlotSet("handed_off", False), SlotSet("awaiting", None)]
+        article_id = tracker.get_slot("article_id")
+        article = knowledge_base().article(article_id, language(tracker)) if article_id else None
+        if article is None or handoff_reason_for(article.handoff, article.priority):  # no guide to go on with
+            return events
+        positions = [s.position for s in article.steps_for(tracker.get_slot("brand"))]
+        tried = tracker.get_slot("steps_tried") or []
+        if any(t["outcome"] == "solved" for t in tried):
+            return events
+        following = next_position(positions, max((t["step"] for t in tried), default=None))
+        if following is None:
+            return events
+        number = positions.index(following) + 1
+        dispatcher.utter_message(
+            text=say("resume_guide", tracker, title=article.title, number=number, total=len(positions)),
+            buttons=[
+                {"title": say("button_resume", tracker, number=number), "payload": "/affirm"},
+                button("button_something_else", "/deny", tracker),
+            ],
+        )
+        return [*events, SlotSet("step", following), SlotSet("awaiting", "resume")]

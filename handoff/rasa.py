@@ -14,6 +14,8 @@ from bot.handoff_packet import SCHEMA_FILE
 from handoff.errors import BotUnavailable
 
 REST_AFTER_TIMEOUT_S = 5.0  # after Rasa timed out, messages are answered "not available" at once for this long
+BACK_FROM_PERSON = "action_back_from_person"
+LISTEN = {"event": "action", "name": "action_listen"}  # the rules expect a customer turn to follow a listen
 
 
 @dataclass
@@ -67,6 +69,16 @@ class RasaClient:
         """Append slot events to the bot's tracker (e.g. when a person hands the conversation back)."""
         events = [{"event": "slot", "name": name, "value": value} for name, value in slots.items()]
         await self._api("POST", f"/conversations/{conversation_id}/tracker/events", json=events)
+
+    async def take_back(self, conversation_id: str) -> list[BotMessage]:
+        """A person handed the conversation back: the bot runs BACK_FROM_PERSON (actions/troubleshooting.py), which
+        may offer to go on with its guide, and then listens, as after any turn of its own. Raises BotUnavailable.
+
+        Rasa's execute endpoint runs one action and predicts nothing after it (it is deprecated in favour of
+        external intents, which would put an intent without examples into the NLU model's labels)."""
+        result = await self._api("POST", f"/conversations/{conversation_id}/execute", json={"name": BACK_FROM_PERSON})
+        await self._api("POST", f"/conversations/{conversation_id}/tracker/events", json=[LISTEN])
+        return parse_reply(result.get("messages") or [])
 
     async def _api(self, method: str, path: str, **kwargs) -> dict:
         try:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import defer
 
 from bot.messages import text as catalogue_text
 from handoff import drafts, outbox, serialize
-from handoff.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
+from handoff.errors import BotUnavailable, Conflict, Forbidden, Invalid, NotFound, TooLarge
 from handoff.hub import Hub
 from handoff.models import Agent, Conversation, Message, Note, Ticket, Transition
 from handoff.queue import PRIORITY_RANK, covers, snapshot
@@ -572,8 +572,27 @@ async def return_to_bot(hub: Hub, agent: Agent, ticket_id: int, note: str | None
         move(session, conversation, "bot", f"agent:{agent.username}", "returned to the bot")
         conversation.agent_id = None
         messages = [system_message(session, conversation, "returned_to_bot")]
-    await _bot_listens_again(hub, conversation.id)
-    return await _after_close(hub, agent, ticket, conversation, messages)
+    result = await _after_close(hub, agent, ticket, conversation, messages)
+    await _bot_takes_back(hub, conversation)
+    return result
+
+
+async def _bot_takes_back(hub: Hub, conversation: Conversation) -> None:
+    """The bot listens again and, if its guide has steps left, offers to go on with them (stored and published
+    after the hub's notice, as the customer reads them)."""
+    async with hub.lock(conversation.id):  # a customer message sent meanwhile reaches the bot after its offer
+        try:
+            reply = await hub.rasa.take_back(conversation.id)
+        except BotUnavailable as exc:  # the next customer message finds the bot, or is told it is unavailable
+            log.warning("the bot could not take %s back: %s", conversation.id, exc)
+            return
+        if not reply:
+            return
+        async with hub.sessions() as session, session.begin():
+            stored = await insert_messages(
+                session, [new_message(conversation.id, "bot", m.text, buttons=m.buttons, meta=m.meta) for m in reply]
+            )
+        await publish_messages(hub, conversation, stored)
 
 
 async def _bot_listens_again(hub: Hub, conversation_id: str) -> None:

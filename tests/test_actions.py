@@ -19,7 +19,7 @@ from actions import services
 from actions.fallback import ActionFallback
 from actions.feedback import ActionRate
 from actions.handoff import ActionHandoff
-from actions.troubleshooting import ActionFindArticle, ActionStepFeedback
+from actions.troubleshooting import ActionBackFromPerson, ActionFindArticle, ActionStepFeedback
 from bot.db import make_engine, make_session_factory
 from bot.guide_runs import GuideRuns
 from bot.handoff_packet import SCHEMA_FILE
@@ -258,6 +258,59 @@ def test_no_after_the_last_step_hands_over_with_every_step_tried():
 def test_yes_without_a_guide_asks_how_to_help():
     events, messages = run(ActionStepFeedback(), tracker("yes", intent="affirm"))
     assert events == [] and "What can I help you with" in messages[0]["text"]
+
+
+# -- action_back_from_person (the hub runs it when a person hands the chat back) -------------------------------
+HANDED_BACK = {
+    **GUIDE,
+    "step": 2.0,
+    "awaiting": None,
+    "handed_off": True,
+    "steps_tried": [{"step": 1, "instruction": "Check the cable", "outcome": "failed"}],
+}
+
+
+def test_back_from_a_person_the_bot_offers_the_first_step_not_tried():
+    events, messages = run(ActionBackFromPerson(), tracker("", intent=None, slots={**HANDED_BACK, "language": "de"}))
+    assert slot(events, "handed_off") is False and slot(events, "awaiting") == "resume" and slot(events, "step") == 2
+    [offer] = messages
+    title = services.knowledge_base().article("phone-not-charging", "de").title
+    assert f"„{title}“" in offer["text"] and "Als Nächstes kommt Schritt 2 von" in offer["text"]
+    assert [(b["title"], b["payload"]) for b in offer["buttons"]] == [
+        ("Weiter mit Schritt 2", "/affirm"),
+        ("Etwas anderes", "/deny"),
+    ]
+
+
+def test_going_on_after_a_person_presents_the_offered_step_and_something_else_asks_what():
+    resumed = {**HANDED_BACK, "handed_off": False, "awaiting": "resume"}
+    events, messages = run(ActionStepFeedback(), tracker("/affirm", intent="affirm", slots=resumed))
+    assert messages[0]["text"].startswith("Step 2 of") and messages[0]["custom"]["step"] == 2
+    assert slot(events, "awaiting") == "step" and not slot(events, "steps_tried")  # nothing was answered yet
+    events, messages = run(ActionStepFeedback(), tracker("Something else", intent="deny", slots=resumed))
+    assert "What can I help you with" in messages[0]["text"] and events == [SlotSet("awaiting", None)]
+
+
+@pytest.mark.parametrize(
+    "slots",
+    [
+        {"handed_off": True},  # no guide: handed over at once
+        {**HANDED_BACK, "steps_tried": [{"step": 1, "instruction": "Check the cable", "outcome": "solved"}]},
+        {**HANDED_BACK, "article_id": "safety-battery-swollen"},  # a safety article is no guide to go on with
+    ],
+)
+def test_back_from_a_person_without_a_guide_to_go_on_with_the_bot_only_listens(slots):
+    events, messages = run(ActionBackFromPerson(), tracker("", intent=None, slots=slots))
+    assert messages == [] and events == [SlotSet("handed_off", False), SlotSet("awaiting", None)]
+
+
+def test_back_from_a_person_after_every_step_the_bot_only_listens():
+    article = services.knowledge_base().article("phone-not-charging", "en")
+    tried = [{"step": s.position, "instruction": s.instruction, "outcome": "failed"} for s in article.steps_for(None)]
+    events, messages = run(
+        ActionBackFromPerson(), tracker("", intent=None, slots={**HANDED_BACK, "steps_tried": tried})
+    )
+    assert messages == [] and slot(events, "awaiting") is None
 
 
 # -- action_handoff, action_fallback, action_rate --------------------------------------------------------------

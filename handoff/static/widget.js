@@ -59,7 +59,7 @@
       conversationLabel: "Conversation",
       assistant: "Assistant",
       agentFallback: "Support",
-      you: "You",
+      youSaid: "You: ",
       sending: "Sending…",
       choicesLabel: "Suggested replies",
       typing: "{name} is typing…",
@@ -125,7 +125,7 @@
       conversationLabel: "Gesprächsverlauf",
       assistant: "Assistent",
       agentFallback: "Support",
-      you: "Sie",
+      youSaid: "Sie: ",
       sending: "Wird gesendet …",
       choicesLabel: "Antwortvorschläge",
       typing: "{name} schreibt …",
@@ -224,6 +224,7 @@
   let errorTimer = null;
   let ratingScore = 0;
   let firstArrival = null; // {el, at}: the first message of the bot's answer arriving (see afterMessagesChanged)
+  let anchoredTop = null; // the scroll position afterMessagesChanged left at the start of an answer
 
   // ------------------------------------------------------------------ helpers
 
@@ -554,7 +555,14 @@
     if (first && first.isConnected) {
       const above = first.getBoundingClientRect().top - ui.scroller.getBoundingClientRect().top - 8;
       if (above < 0) ui.scroller.scrollTop += above;
+      anchoredTop = ui.scroller.scrollTop;
     }
+  }
+
+  /** Whether new messages should be scrolled to: the customer is at the bottom, or still where the start of the
+   * last answer put them (they did not scroll up to read something else, so a person's message must show). */
+  function isFollowing() {
+    return isNearBottom() || (anchoredTop !== null && Math.abs(ui.scroller.scrollTop - anchoredTop) < 2);
   }
 
   /** Keeps stored messages ordered by id, before the optimistic ones. */
@@ -607,7 +615,7 @@
   function customerElement(text, msg = null) {
     const el = messageShell("customer", msg ? msg.id : undefined);
     el.append(
-      h("span", { class: "sr-only", text: `${t("you")}: ` }),
+      tr(h("span", { class: "sr-only" }), "youSaid"),
       h("div", { class: "bubble", text }),
       h("div", { class: "msg-meta" }, msg ? formatTime(msg.created_at) : t("sending")),
     );
@@ -619,9 +627,14 @@
   }
 
   function messageLabel(msg, sender) {
-    const name = sender === "bot" ? t("assistant") : (msg.meta && msg.meta.agent && msg.meta.agent.display_name) || agentDisplayName();
+    // "Assistant" follows the widget's language (the first answer may switch it); a person's name stays
+    const person = (msg.meta && msg.meta.agent && msg.meta.agent.display_name) || agentDisplayName();
+    const name =
+      sender === "bot"
+        ? tr(h("span", { class: "msg-name" }), "assistant")
+        : h("span", { class: "msg-name", text: person });
     // (a step's number is in its text: "Step 2 of 5: ...")
-    return h("div", { class: "msg-label" }, h("span", { class: "msg-name", text: name }), formatTime(msg.created_at));
+    return h("div", { class: "msg-label" }, name, formatTime(msg.created_at));
   }
 
   function choiceGroup(buttons) {
@@ -711,6 +724,7 @@
     stopTypingSignal();
     const isText = text !== undefined;
     const entry = addPending(isText ? text : title, isText ? [text] : [title, payload], clientId);
+    firstArrival = null; // what comes now answers this message, however soon after the last answer
     const expectsBot = !state.status || state.status === "bot";
     if (expectsBot) state.waitingReplies += 1;
     renderTyping();
@@ -720,7 +734,7 @@
       const body = isText ? { text, client_id: clientId } : { payload, client_id: clientId };
       const result = await api("POST", conversationPath(conv, "/messages"), { conv, body });
       if (conv !== state.conv) return true;
-      const stick = isNearBottom();
+      const stick = isFollowing();
       addMessage(result.customer_message, { entry });
       (result.messages || []).forEach((message) => addMessage(message, { arriving: true }));
       discardPending(entry); // only if the answer carried no customer_message
@@ -844,7 +858,7 @@
     }
     if (!event || typeof event !== "object") return;
     if (event.type === "message") {
-      const stick = isNearBottom();
+      const stick = isFollowing();
       addMessage(event.message, { live: true });
       afterMessagesChanged(stick);
     } else if (event.type === "state") {
@@ -872,7 +886,7 @@
       const query = state.lastId ? `?after=${state.lastId}` : "";
       const page = await api("GET", conversationPath(conv, `/messages${query}`), { conv });
       if (conv !== state.conv) return;
-      const stick = isNearBottom();
+      const stick = isFollowing();
       (page.messages || []).forEach((message) => addMessage(message, { live: true }));
       applyInfo(page);
       setOffline(false);
@@ -1182,7 +1196,7 @@
     const name = state.remoteTyping && state.remoteTypingSender === "agent" ? agentDisplayName() : t("assistant");
     setText(ui.typingLabel, t("typing", { name }));
     if (ui.typing.hidden !== visible) return;
-    const stick = isNearBottom();
+    const stick = isFollowing();
     ui.typing.hidden = !visible;
     if (stick) scrollToBottom();
   }

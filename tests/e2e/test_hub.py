@@ -57,9 +57,11 @@ async def test_a_failed_guide_reaches_an_agent_with_the_whole_context(client):
     assert transcript.count("customer") == 3 and "bot" in transcript
 
 
-async def test_after_return_to_the_bot_it_continues_with_the_context(client):
+async def test_after_return_to_the_bot_it_goes_on_where_its_guide_stopped(client):
     customer = await new_customer(client, "de")
-    await customer.say("Meine Kamera zeigt einen Objektivfehler")
+    first = await (await customer.say("Mein Handy lädt nicht mehr, das Kabel steckt aber nichts passiert")).json()
+    assert first["messages"][-1]["meta"] == {"kb_article": "phone-not-charging", "step": 1}
+    await customer.say(payload="/deny")  # step 1 did not help; step 2 is shown
     handoff = await (await customer.say(payload="/request_human")).json()
     ticket_id = next(m["meta"]["handoff"]["ticket_id"] for m in handoff["messages"] if "handoff" in m["meta"])
     anna = await new_agent(client, f"anna{customer.id[:6]}")
@@ -67,11 +69,31 @@ async def test_after_return_to_the_bot_it_continues_with_the_context(client):
     await anna.json("POST", f"/tickets/{ticket_id}/messages", {"text": "Bitte probieren Sie noch die Anleitung."}, 201)
     await anna.json("POST", f"/tickets/{ticket_id}/return-to-bot", {})
 
+    after = (await customer.messages())["messages"]
+    notice, offer = after[-2:]
+    assert notice["meta"]["kind"] == "returned_to_bot"
+    assert offer["sender"] == "bot" and "Als Nächstes kommt Schritt 2" in offer["text"]  # German kept
+    assert [b["payload"] for b in offer["buttons"]] == ["/affirm", "/deny"]
+
+    going_on = await (await customer.say(payload="/affirm")).json()
+    assert going_on["state"] == "bot" and going_on["customer_message"]["text"] == "Weiter mit Schritt 2"
+    assert going_on["messages"][-1]["meta"] == {"kb_article": "phone-not-charging", "step": 2}
+    assert going_on["messages"][-1]["text"].startswith("Schritt 2 von")
+
+
+async def test_after_return_to_the_bot_a_new_problem_starts_a_new_guide(client):
+    customer = await new_customer(client, "de")
+    await customer.say("Meine Kamera zeigt einen Objektivfehler")
+    handoff = await (await customer.say(payload="/request_human")).json()
+    ticket_id = next(m["meta"]["handoff"]["ticket_id"] for m in handoff["messages"] if "handoff" in m["meta"])
+    anna = await new_agent(client, f"anna{customer.id[:6]}")
+    await anna.call("POST", f"/tickets/{ticket_id}/claim")
+    await anna.json("POST", f"/tickets/{ticket_id}/return-to-bot", {})
+
     reply = await (await customer.say("Das Display bleibt beim Einschalten schwarz")).json()
     assert reply["state"] == "bot"
-    bot_texts = " ".join(m["text"] for m in reply["messages"] if m["sender"] == "bot")
-    assert bot_texts, "the bot answers again after return-to-bot"
-    assert "Schritt 1" in bot_texts or "Kamera" in bot_texts  # German kept, camera context kept
+    step = reply["messages"][-1]
+    assert step["text"].startswith("Schritt 1 von") and step["meta"]["kb_article"].startswith("camera-")
 
 
 async def test_safety_goes_to_the_top_of_the_queue_with_advice_first(client):
