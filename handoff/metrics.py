@@ -24,7 +24,8 @@ again; ticket-level figures count each ticket):
 - **resolution** (p50, p90): `queued_at` to `closed_at` of tickets an agent resolved (not escalated, not
   returned to the bot).
 - **abandoned in the queue**: tickets never claimed that were closed anyway (above all: the customer went
-  back to the assistant instead of waiting, status `withdrawn`), or are still queued while the customer has
+  back to the assistant instead of waiting, status `withdrawn`; or an agent closed the ticket of a customer who
+  had left without an e-mail address, status `abandoned`), or are still queued while the customer has
   not been seen for QUEUE_ABANDON_AFTER_MIN minutes (no customer message since then, no open customer WebSocket
   now, and no e-mail address left for an answer), / tickets. The hub itself never closes a waiting ticket;
   still-waiting tickets are shown apart.
@@ -58,7 +59,7 @@ from handoff.models import Conversation, Message, Ticket, Transition
 from handoff.serialize import aware
 
 UNKNOWN = "unknown"
-CLOSED = ("resolved", "escalated", "returned", "withdrawn")
+CLOSED = ("resolved", "escalated", "returned", "withdrawn", "abandoned")
 MAX_DAYS = 366
 
 

@@ -71,7 +71,9 @@ class Ticket(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("hub_conversations.id"), index=True)
-    status: Mapped[str] = mapped_column(String(10), index=True)  # queued assigned resolved escalated returned withdrawn
+    status: Mapped[str] = mapped_column(
+        String(10), index=True
+    )  # queued assigned resolved escalated returned withdrawn abandoned
     reason: Mapped[str] = mapped_column(String(30))
     priority: Mapped[str] = mapped_column(String(10))
     priority_rank: Mapped[int] = mapped_column(Integer)  # 3 urgent .. 0 low: the queue sorts on it

@@ -263,6 +263,16 @@ OPERATIONS = [
         AGENT,
     ),
     (
+        "post",
+        "/api/v1/agent/tickets/{ticket_id}/close-left",
+        "Close a waiting ticket whose customer left without an e-mail address (409 customer_present, has_email, "
+        "not_queued)",
+        None,
+        200,
+        {"type": "object"},
+        AGENT,
+    ),
+    (
         "get",
         "/api/v1/agent/kb/search",
         "Knowledge-base search (q, language, category)",

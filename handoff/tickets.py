@@ -625,6 +625,44 @@ async def withdraw(hub: Hub, conversation_id: str, ticket_id: int) -> list[Messa
     return messages
 
 
+async def close_left(hub: Hub, agent: Agent, ticket_id: int) -> dict:
+    """Close a waiting ticket whose customer left the chat without an e-mail address, without claiming it: nobody
+    can answer it, and it held a place ahead of customers who wait. The customer, if they come back, is with the
+    assistant and reads why. Atomic against a claim; refused while the customer is in the chat again or once they
+    left an address (then a person claims it and answers by e-mail)."""
+    async with hub.sessions() as session, session.begin():
+        ticket = await _get_ticket(session, ticket_id)
+        if not (covers(agent, ticket) or agent.role == "admin"):
+            raise Forbidden("This ticket is outside your skills.")
+        not_queued = Conflict("This ticket is no longer waiting in the queue.", "not_queued")
+        if ticket.status != "queued":
+            raise not_queued
+        if (await session.get(Conversation, ticket.conversation_id)).email:
+            raise Conflict("The customer left an e-mail address: claim the chat to answer by e-mail.", "has_email")
+        if hub.customer_present(ticket.conversation_id):
+            raise Conflict("The customer is back in the chat: claim it to help them.", "customer_present")
+        taken = await session.execute(  # the ticket's row first, then the conversation's, as a claim locks them
+            update(Ticket)
+            .where(Ticket.id == ticket_id, Ticket.status == "queued")
+            .values(status="abandoned", closed_at=hub.now())
+            .execution_options(synchronize_session=False)
+        )
+        if taken.rowcount != 1:
+            raise not_queued
+        await session.refresh(ticket)
+        conversation = await session.get(Conversation, ticket.conversation_id, with_for_update=True)
+        move(
+            session, conversation, "bot", f"agent:{agent.username}", "closed: the customer had left without an address"
+        )
+        messages = [system_message(session, conversation, "closed_customer_left")]
+    await hub.events.to_agents(hub.events.connected_agents(), {"type": "ticket_taken", "ticket_id": ticket_id})
+    await publish_messages(hub, conversation, messages)
+    await publish_state(hub, conversation)
+    await refresh_waiting(hub)
+    await _bot_listens_again(hub, conversation.id)
+    return serialize.ticket(ticket, None, None)
+
+
 async def _after_close(hub, agent, ticket, conversation, messages) -> dict:
     await hub.events.to_agent(agent.id, {"type": "chat_closed", "ticket_id": ticket.id, "status": ticket.status})
     await publish_messages(hub, conversation, messages)

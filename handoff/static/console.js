@@ -38,6 +38,7 @@ const STATUSES = {
   escalated: "Escalated",
   returned: "Returned to the bot",
   withdrawn: "Customer went back to the bot",
+  abandoned: "Closed: the customer had left",
   transferred: "Transferred to another agent", // only in chat_closed events
 };
 
@@ -552,6 +553,22 @@ function queueRow(ticket) {
         },
         "Claim",
       ),
+      // nobody can answer a customer who left without an address: one click takes the request out of the line
+      ticket.customer_present === false && !ticket.email
+        ? el(
+            "button",
+            {
+              type: "button",
+              class: "btn btn--small btn--ghost",
+              "data-testid": "close-left",
+              title: "Close this request: the customer left the chat without an e-mail address",
+              "aria-label": `Close request ${id}: the customer left`,
+              disabled: state.claiming.has(id),
+              onclick: () => closeLeft(id),
+            },
+            "Close",
+          )
+        : null,
     ),
   );
 }
@@ -603,6 +620,23 @@ async function claim(id) {
     reportError(error);
     // Someone else has it; a full desk (capacity_reached) leaves the ticket where it is.
     if (error.status === 409 && error.code !== "capacity_reached") state.queue.delete(id);
+  } finally {
+    state.claiming.delete(id);
+    renderQueue();
+  }
+}
+
+async function closeLeft(id) {
+  if (state.claiming.has(id)) return;
+  state.claiming.add(id);
+  renderQueue();
+  try {
+    await api("POST", `/tickets/${encodeURIComponent(id)}/close-left`);
+    state.queue.delete(id);
+    toast("Request closed. If the customer comes back, the assistant tells them and they can ask again.");
+  } catch (error) {
+    reportError(error);
+    if (error.status === 409 && error.code === "not_queued") state.queue.delete(id);
   } finally {
     state.claiming.delete(id);
     renderQueue();

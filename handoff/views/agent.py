@@ -225,6 +225,13 @@ async def return_to_bot(request: web.Request) -> web.Response:
     return web.json_response({"ticket": result})
 
 
+@routes.post("/api/v1/agent/tickets/{ticket_id}/close-left")
+async def close_left(request: web.Request) -> web.Response:
+    agent = await chat_agent(request)
+    result = await tickets.close_left(request.app[HUB], agent, _ticket_id(request))
+    return web.json_response({"ticket": result})
+
+
 @routes.get("/api/v1/agent/kb/search")
 async def kb_search(request: web.Request) -> web.Response:
     hub = request.app[HUB]

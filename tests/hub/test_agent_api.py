@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from bot.settings import PROJECT_DIR
 from handoff.app import create_app
-from handoff.keys import HUB
+from handoff.keys import HUB, SETTINGS
 from handoff.models import Agent
 from handoff.views import sockets
 from tests.hub.conftest import PASSWORD, AgentClient, early_in_a_window, new_agent, new_customer, queued_ticket
@@ -29,8 +29,8 @@ async def test_a_wrong_password_and_an_unknown_user_get_the_same_answer(client):
 async def test_sign_ins_are_limited_per_address_whether_they_succeed_or_not(hub_settings, aiohttp_client):
     hub_settings.rate_logins_per_minute = 3
     client = await aiohttp_client(create_app(hub_settings))
+    await early_in_a_window(60)  # (before new_agent: a sign-in in the window before counts a little less than one)
     await new_agent(client, "anna")  # one sign-in
-    await early_in_a_window(60)
     attempts = [("anna", "nope"), ("anna", PASSWORD), ("nobody", "nope")]
     statuses = []
     for username, password in attempts:
@@ -410,6 +410,63 @@ async def test_return_to_bot_gives_the_conversation_back(client):
     detail = await anna.json("GET", f"/tickets/{ticket_id}")
     assert [h["to_state"] for h in detail["history"]] == ["queued", "agent", "bot"]
     assert detail["notes"][0]["text"] == "Customer wants to try the guide"
+
+
+async def test_a_waiting_ticket_whose_customer_left_without_an_address_is_closed_in_one_step(client):
+    client.app[SETTINGS].customer_away_after_s = 0.2
+    gone, gone_ticket = await queued_ticket(client)
+    waiting, _ = await queued_ticket(client)
+    anna = await new_agent(client, "anna")
+    await asyncio.sleep(0.3)  # longer than customer_away_after_s: both customers count as gone
+    [first, _] = (await anna.json("GET", "/queue"))["tickets"]
+    assert (first["id"], first["customer_present"], first["email"]) == (gone_ticket, False, None)
+    assert (await waiting.messages())["queue"]["position"] == 2  # (this customer is back in the chat now)
+
+    closed = await anna.json("POST", f"/tickets/{gone_ticket}/close-left")
+    assert closed["ticket"]["status"] == "abandoned" and closed["ticket"]["agent"] is None
+    assert [t["id"] for t in (await anna.json("GET", "/queue"))["tickets"]] != [gone_ticket]
+    assert (await waiting.messages())["queue"]["position"] == 1
+    back = await gone.messages()  # the customer comes back: with the assistant, told why
+    assert back["state"] == "bot" and back["messages"][-1]["meta"]["kind"] == "closed_customer_left"
+    detail = await anna.json("GET", f"/tickets/{gone_ticket}")
+    assert [(h["to_state"], h["actor"]) for h in detail["history"]] == [("queued", "bot"), ("bot", "agent:anna")]
+    again = await anna.json("POST", f"/tickets/{gone_ticket}/close-left", expect=409)
+    assert again["error"]["code"] == "not_queued"
+
+
+async def test_a_waiting_ticket_is_not_closed_while_its_customer_is_there_or_can_be_answered_by_email(client):
+    anna = await new_agent(client, "anna")
+    present, present_ticket = await queued_ticket(client)
+    await present.messages()  # the widget polls: the customer is there
+    refused = await anna.json("POST", f"/tickets/{present_ticket}/close-left", expect=409)
+    assert refused["error"]["code"] == "customer_present"
+    client.app[SETTINGS].customer_away_after_s = 0.2
+    reachable, reachable_ticket = await queued_ticket(client)
+    contact = await client.post(
+        f"/api/v1/conversations/{reachable.id}/contact", json={"email": "kim@example.org"}, headers=reachable.auth
+    )
+    assert contact.status == 200
+    await asyncio.sleep(0.3)
+    refused = await anna.json("POST", f"/tickets/{reachable_ticket}/close-left", expect=409)
+    assert refused["error"]["code"] == "has_email"
+    outside = await new_agent(client, "carl", categories=["camera"])
+    await outside.json("POST", f"/tickets/{present_ticket}/close-left", expect=403)
+    queued = {t["id"] for t in (await anna.json("GET", "/queue"))["tickets"]}
+    assert queued == {present_ticket, reachable_ticket}
+
+
+async def test_of_a_claim_and_a_close_at_once_exactly_one_succeeds(client):
+    client.app[SETTINGS].customer_away_after_s = 0.2
+    _, ticket_id = await queued_ticket(client)
+    anna, ben = await new_agent(client, "anna"), await new_agent(client, "ben")
+    await asyncio.sleep(0.3)
+    claimed, closed = await asyncio.gather(
+        anna.call("POST", f"/tickets/{ticket_id}/claim", expect=None),
+        ben.call("POST", f"/tickets/{ticket_id}/close-left", expect=None),
+    )
+    assert sorted([claimed.status, closed.status]) == [200, 409]
+    status = (await anna.json("GET", f"/tickets/{ticket_id}"))["ticket"]["status"]
+    assert status == ("assigned" if claimed.status == 200 else "abandoned")
 
 
 async def test_internal_notes_are_never_shown_to_the_customer(client):

@@ -212,6 +212,25 @@ def test_a_waiting_customer_goes_back_to_the_assistant_and_leaves_the_agents_que
     the_bot_takes_a_new_problem(customer)
 
 
+def test_an_agent_closes_the_request_of_a_customer_who_left_and_the_customer_reads_why_on_return(live_hub, page_for):
+    console = sign_in(page_for(), live_hub, live_hub.create_agent("Jana Vogel"))
+    customer = open_shop(page_for(), live_hub)
+    hand_over(customer, "My notebook battery is empty within an hour since last week")
+    shop = customer.context
+    customer.close()  # the customer leaves without an e-mail address
+    item = console.get_by_test_id("queue-item").filter(has_text="within an hour")
+    expect(item.get_by_test_id("queue-customer-away")).to_contain_text("no e-mail address", timeout=10_000)
+    screenshot(console, "console-queue-customer-left")
+    item.get_by_test_id("close-left").click()  # one click: nobody could answer it
+    expect(item).to_have_count(0, timeout=10_000)
+    expect(console.get_by_test_id("toast").filter(has_text="Request closed")).to_be_visible()
+
+    back = open_shop(shop.new_page(), live_hub)  # later, the customer comes back to the shop
+    expect(messages(back, "system").last).to_contain_text("request for a person was closed", timeout=10_000)
+    expect(back.get_by_test_id("queue")).to_be_hidden()
+    the_bot_takes_a_new_problem(back)
+
+
 def test_an_escalated_customer_without_an_address_is_offered_the_email_form(live_hub, page_for):
     console = sign_in(page_for(), live_hub, live_hub.create_agent("Hugo Brandt"))
     customer = open_shop(page_for(), live_hub)
