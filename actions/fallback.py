@@ -1,15 +1,19 @@
-"""Low-confidence input: ask to rephrase once, hand over on the second fallback in a row."""
+"""Low-confidence input: ask to rephrase once (a question for the shop: say whom to ask), hand over on the second
+fallback in a row."""
 
 from __future__ import annotations
 
 import logging
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 
-from actions.common import language, say
+from actions.common import language, latest_text, say
 from actions.handoff import hand_over
 from actions.services import app_sessions
+from actions.troubleshooting import shop_matter
 from bot import review
+from bot.shop import is_shop_matter
 
 FALLBACK_INTENT = review.FALLBACK_INTENT
 log = logging.getLogger(__name__)
@@ -57,5 +61,8 @@ class ActionFallback(Action):
         remember_for_review(tracker)
         if consecutive_fallbacks(tracker) >= 2:
             return hand_over(dispatcher, tracker, "repeated_fallback")
+        text = latest_text(tracker)
+        if is_shop_matter(text):  # not understood as a device problem, and it is none: say whom to ask
+            return [SlotSet("problem_text", text), *shop_matter(dispatcher, tracker)]
         dispatcher.utter_message(text=say("fallback_rephrase", tracker))
         return []

@@ -14,6 +14,7 @@ from actions.handoff import hand_over
 from actions.services import knowledge_base, min_score, suggest_score
 from bot.devices import infer_category, mentions_danger, names_an_unsupported_device, names_only_a_device
 from bot.kb.service import ArticleView
+from bot.shop import is_shop_matter, without_shop_phrases
 from bot.troubleshooting import choose_article, handoff_reason_for, next_position
 
 
@@ -115,6 +116,15 @@ def unsupported_device(dispatcher: CollectingDispatcher, tracker: Tracker) -> li
     return [SlotSet("problem_text", None), SlotSet("awaiting", None), SlotSet("candidates", None)]
 
 
+def shop_matter(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
+    """An order, a delivery, an invoice, buying advice: the bot cannot look these up; a person can. The text stays
+    the problem, so the ticket of "Talk to a person" shows it; a device problem described next replaces it."""
+    dispatcher.utter_message(
+        text=say("shop_matter", tracker), buttons=[button("button_person", "/request_human", tracker)]
+    )
+    return [SlotSet("awaiting", None), SlotSet("candidates", None)]
+
+
 def no_match(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
     """No guide fits: ask for other words once, then hand over (reason no_article)."""
     if (tracker.get_slot("clarifications") or 0) >= 1:
@@ -193,14 +203,18 @@ def find_article(
     if not category and not danger and names_an_unsupported_device(problem):
         return unsupported_device(dispatcher, tracker)
     kb = knowledge_base()
-    matches = kb.search(problem, language=language(tracker), category=category, brand=brand)
+    shop = is_shop_matter(problem)
+    searched = without_shop_phrases(problem) if shop else problem  # "my order", "the invoice" point to no guide
+    matches = kb.search(searched, language=language(tracker), category=category, brand=brand)
     urgent = urgent_candidates(matches, language(tracker)) if danger else frozenset()
     choice = choose_article(matches, kb.index(), category, brand, min_score(), suggest_score(), urgent=urgent)
     if choice.kind == "ask_category" and (named := infer_category(problem)) in choice.options:  # "my Fairphone"
         category = named
         events.append(SlotSet("device_category", named))
-        matches = kb.search(problem, language=language(tracker), category=category, brand=brand)
+        matches = kb.search(searched, language=language(tracker), category=category, brand=brand)
         choice = choose_article(matches, kb.index(), category, brand, min_score(), suggest_score())
+    if shop and choice.kind != "article":  # no guide fits well: it is not a device problem
+        return events + shop_matter(dispatcher, tracker)
     if choice.kind == "no_match" and tentative and new_problem:
         return ask_for_problem(dispatcher, tracker)  # the text is not kept as the problem
     if choice.kind == "no_match":

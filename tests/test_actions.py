@@ -223,6 +223,37 @@ def test_always_a_person_topic_asks_for_the_device_then_hands_over():
     }
 
 
+@pytest.mark.parametrize(
+    ("text", "lang", "said"),
+    [
+        ("I placed an order last week and the package never came", "en", "shop team"),
+        ("Where is my order? I have been waiting for ten days now", "en", "shop team"),
+        ("Which laptop should I buy for photo editing?", "en", "shop team"),
+        ("Wo bleibt meine Bestellung? Ich warte schon zwei Wochen", "de", "Shop-Team"),
+        ("Ich brauche eine Rechnung für meine Kamera", "de", "Shop-Team"),
+    ],
+)
+def test_a_question_for_the_shop_gets_no_guide_and_the_offer_of_a_person(text, lang, said):
+    events, messages = run(ActionFindArticle(), tracker(text, slots={"language": lang}))
+    [answer] = messages
+    assert said in answer["text"] and [b["payload"] for b in answer["buttons"]] == ["/request_human"]
+    assert slot(events, "article_id") is None and slot(events, "awaiting") is None
+    assert slot(events, "problem_text") == text  # what a person is asked about, if the customer asks for one
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "article"),
+    [
+        ("I ordered a new laptop and the screen stays black", "en", "notebook-display"),
+        ("Das Handy, das ich bestellt habe, lädt nicht", "de", "phone-not-charging"),
+    ],
+)
+def test_a_device_problem_that_names_an_order_still_gets_its_guide(text, lang, article):
+    events, messages = run(ActionFindArticle(), tracker(text, slots={"language": lang}))
+    assert slot(events, "article_id") == article  # (the notebook guide asks for the brand first)
+    assert not any("Shop" in m["text"] or "shop" in m["text"] for m in messages)
+
+
 # -- action_step_feedback -----------------------------------------------------------------------------------
 GUIDE = {"article_id": "phone-not-charging", "step": 1.0, "awaiting": "step", "problem_text": "phone won't charge"}
 
@@ -329,6 +360,13 @@ def test_first_fallback_asks_to_rephrase():
     t = tracker("asdf qwer", intent="nlu_fallback")
     events, messages = run(ActionFallback(), t)
     assert events == [] and "other words" in messages[0]["text"]
+
+
+def test_a_question_for_the_shop_the_nlu_did_not_understand_gets_the_shop_answer():
+    text = "Ich brauche für meine Steuererklärung eine Rechnung für das Notebook"
+    events, messages = run(ActionFallback(), tracker(text, intent="nlu_fallback", slots={"language": "de"}))
+    assert "Shop-Team" in messages[0]["text"] and [b["payload"] for b in messages[0]["buttons"]] == ["/request_human"]
+    assert slot(events, "problem_text") == text
 
 
 def test_second_consecutive_fallback_hands_over():

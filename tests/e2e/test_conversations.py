@@ -87,6 +87,8 @@ def test_swollen_battery_gets_safety_advice_and_urgent_handoff(servers):
     [
         "what's the weather going to be like tomorrow?",
         "Meine Bestellung ist seit zehn Tagen unterwegs, wo ist sie?",  # the shop's business, not a device problem
+        "I placed an order last week and the package never came",  # (it got guide suggestions: bot/shop.py)
+        "Ich brauche für meine Steuererklärung eine Rechnung für das Notebook",
     ],
 )
 def test_out_of_scope_request_gets_no_guide_but_the_offer_of_a_person(servers, text):
