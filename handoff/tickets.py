@@ -499,18 +499,26 @@ async def retried_message(
 
 
 async def step_message(hub: Hub, agent: Agent, ticket_id: int, article_id: str, step: int) -> dict:
-    """Send one step of a knowledge-base article, in the conversation's language."""
+    """Send one step of a knowledge-base article, in the conversation's language, numbered as the bot numbers it:
+    among the steps that apply to the customer's brand (the handoff packet's), if the step is one of them."""
     async with hub.sessions() as session:
-        _ticket, conversation = await _owned(session, agent, ticket_id)
+        ticket, conversation = await _owned(session, agent, ticket_id)
     article = await hub.in_thread(hub.knowledge_base.article, article_id, conversation.language)
     if article is None:
         raise NotFound(f"There is no article {article_id}.")
-    steps = {s.position: s for s in article.steps}
-    if step not in steps:
+    chosen = next((s for s in article.steps if s.position == step), None)
+    if chosen is None:
         raise Invalid(f"Article {article_id} has no step {step}.", "unknown_step")
-    chosen = steps[step]
+    brand = ((ticket.packet or {}).get("device") or {}).get("brand")
+    applicable = article.steps_for(brand)
+    numbered = applicable if chosen in applicable else article.steps  # the agent may send another brand's step
     text = catalogue_text(
-        "step", conversation.language, number=step, total=len(steps), instruction=chosen.instruction, check=chosen.check
+        "step",
+        conversation.language,
+        number=numbered.index(chosen) + 1,
+        total=len(numbered),
+        instruction=chosen.instruction,
+        check=chosen.check,
     )
     return await agent_message(hub, agent, ticket_id, text, meta={"kb_article": article_id, "step": step})
 

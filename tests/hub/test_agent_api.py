@@ -10,11 +10,14 @@ import pytest
 from aiohttp import WSServerHandshakeError
 from sqlalchemy import select, update
 
+from bot.db import make_engine, make_session_factory
+from bot.kb.importer import import_articles
 from bot.settings import PROJECT_DIR
 from handoff.app import create_app
 from handoff.keys import HUB, SETTINGS
-from handoff.models import Agent
+from handoff.models import Agent, Ticket
 from handoff.views import sockets
+from tests.conftest import KB_DIR
 from tests.hub.conftest import PASSWORD, AgentClient, early_in_a_window, new_agent, new_customer, queued_ticket
 
 
@@ -467,6 +470,36 @@ async def test_of_a_claim_and_a_close_at_once_exactly_one_succeeds(client):
     assert sorted([claimed.status, closed.status]) == [200, 409]
     status = (await anna.json("GET", f"/tickets/{ticket_id}"))["ticket"]["status"]
     assert status == ("assigned" if claimed.status == 200 else "abandoned")
+
+
+@pytest.fixture
+async def kb_client(hub_db_url, hub_settings, aiohttp_client):
+    """A hub whose database holds the real knowledge base."""
+    engine = make_engine(hub_db_url)
+    with make_session_factory(engine)() as session:
+        import_articles(session, KB_DIR)
+    engine.dispose()
+    return await aiohttp_client(create_app(hub_settings))
+
+
+async def test_a_step_the_agent_sends_is_numbered_as_the_bot_numbers_it_for_the_customers_brand(kb_client):
+    """camera-battery-drain's third step is for Canon and Nikon only: a Sony customer's guide has 3 steps, and the
+    bot called the last one "Step 3 of 3". The agent's send said "Step 4 of 4"."""
+    customer, ticket_id = await queued_ticket(kb_client, category="camera")
+    async with kb_client.app[HUB].sessions() as session, session.begin():
+        ticket = await session.get(Ticket, ticket_id)
+        ticket.packet = {"article_id": "camera-battery-drain", "device": {"category": "camera", "brand": "Sony"}}
+    anna = await new_agent(kb_client, "anna")
+    await anna.call("POST", f"/tickets/{ticket_id}/claim")
+    sent = await anna.json(
+        "POST", f"/tickets/{ticket_id}/messages", {"article_id": "camera-battery-drain", "step": 4}, 201
+    )
+    assert sent["message"]["text"].startswith("Step 3 of 3:")
+    assert (sent["message"]["meta"]["kb_article"], sent["message"]["meta"]["step"]) == ("camera-battery-drain", 4)
+    canon_only = await anna.json(
+        "POST", f"/tickets/{ticket_id}/messages", {"article_id": "camera-battery-drain", "step": 3}, 201
+    )
+    assert canon_only["message"]["text"].startswith("Step 3 of 4:")  # another brand's step: among all steps
 
 
 async def test_internal_notes_are_never_shown_to_the_customer(client):
