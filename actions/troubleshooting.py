@@ -15,7 +15,7 @@ from actions.services import knowledge_base, min_score, suggest_score
 from bot.devices import infer_category, mentions_danger, names_an_unsupported_device, names_only_a_device
 from bot.kb.service import ArticleView
 from bot.shop import is_shop_matter, without_shop_phrases
-from bot.troubleshooting import choose_article, handoff_reason_for, next_position
+from bot.troubleshooting import choose_article, handoff_reason_for, next_position, reports_no_change
 
 
 def present_step(
@@ -266,7 +266,7 @@ class ActionStepFeedback(Action):
             return [SlotSet("awaiting", None)] if awaiting == "resume" else []  # "something else"
         position = int(position)
         step = next(s for s in article.steps if s.position == position)
-        solved = latest_intent(tracker) == "affirm"
+        solved = latest_intent(tracker) == "affirm" and not reports_no_change(latest_text(tracker))
         tried = [
             *(tracker.get_slot("steps_tried") or []),
             {"step": position, "instruction": step.instruction, "outcome": "solved" if solved else "failed"},

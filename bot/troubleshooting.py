@@ -5,6 +5,7 @@ The actions in `actions/` read slots, call these, and turn the result into messa
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -80,3 +81,23 @@ def next_position(positions: list[int], current: int | None) -> int | None:
     """The step after `current` among the applicable step positions, or None when the guide is exhausted."""
     later = [p for p in positions if current is None or p > current]
     return later[0] if later else None
+
+
+_NO_CHANGE = re.compile(
+    r"""\b(?:
+      nothing(?!\s+else) | no\ (?:change|difference|luck|effect|improvement)
+    | (?:didn'?t|did\ not|doesn'?t|does\ not|hasn'?t|has\ not)\ (?:\w+\ )?(?:help|work|change|fix)
+    | still\ (?:the\ same|not|no|broken|nothing|doesn'?t|won'?t|isn'?t|can'?t) | same\ (?:problem|as\ before)
+    | nichts | keine\ (?:änderung|veränderung|besserung|wirkung) | unverändert | immer\ noch | nach\ wie\ vor
+    | (?:hat|hats|hat's)\ (?:\w+\ )?nicht\ (?:geholfen|funktioniert|geklappt|gebracht) | hilft\ nicht
+    | (?:geht|klappt|funktioniert|läuft)\ (?:immer\ )?noch\ nicht | nicht\ geholfen
+    )\b""",
+    re.VERBOSE,
+)
+
+
+def reports_no_change(text: str) -> bool:
+    """True when a typed answer to a step says it changed nothing ("ok did that, nothing", "ja gemacht, immer noch
+    schwarz"), however much it starts like a yes: the NLU reads "ok, did that" as affirm, and the step must not be
+    taken as the one that solved the problem. Button presses ("/affirm") are not checked."""
+    return not text.startswith("/") and bool(_NO_CHANGE.search(text.lower()))

@@ -264,6 +264,12 @@ def test_yes_after_a_step_closes_as_solved_and_asks_for_a_rating():
     assert [b["payload"] for b in messages[0]["buttons"]][-1] == '/rate{"rating": "5"}'
 
 
+def test_a_typed_yes_that_says_nothing_changed_presents_the_next_step():
+    events, messages = run(ActionStepFeedback(), tracker("ok did that, nothing", intent="affirm", slots=GUIDE))
+    assert slot(events, "steps_tried")[0]["outcome"] == "failed" and slot(events, "step") == 2
+    assert messages[0]["text"].startswith("Step 2 of")
+
+
 def test_no_after_a_step_presents_the_next_step():
     events, messages = run(ActionStepFeedback(), tracker("no, still the same", intent="deny", slots=GUIDE))
     assert slot(events, "step") == 2 and slot(events, "steps_tried")[0]["outcome"] == "failed"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from bot.kb.search import IndexedArticle, Match
-from bot.troubleshooting import choose_article, handoff_reason_for, next_position
+import pytest
+
+from bot.troubleshooting import choose_article, handoff_reason_for, next_position, reports_no_change
 
 
 class _Index:
@@ -82,3 +84,30 @@ def test_next_position_skips_to_the_following_applicable_step():
     assert next_position([1, 3, 4], None) == 1
     assert next_position([1, 3, 4], 1) == 3
     assert next_position([1, 3, 4], 4) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ok did that, nothing",
+        "done, no change",
+        "Tried it twice, no difference at all",
+        "yes I did it but it still doesn't charge",
+        "ok, didn't help",
+        "ja gemacht, immer noch schwarz",
+        "Ja, hat aber nichts gebracht",
+        "ok, hat leider nicht geholfen",
+        "erledigt, geht immer noch nicht",
+        "gemacht, unverändert",
+    ],
+)
+def test_a_typed_answer_that_says_nothing_changed_is_no_solution(text):
+    assert reports_no_change(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["yes it works now", "Yes! Nothing else to do, thanks", "ja, jetzt geht es wieder", "perfect", "/affirm", ""],
+)
+def test_a_yes_is_a_yes(text):
+    assert not reports_no_change(text)
