@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-
-from bot.kb.search import IndexedArticle, Match
 import pytest
 
+from bot.kb.search import IndexedArticle, Match
 from bot.troubleshooting import choose_article, handoff_reason_for, next_position, reports_no_change
 
 
