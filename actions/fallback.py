@@ -11,9 +11,10 @@ from rasa_sdk.events import SlotSet
 from actions.common import language, latest_text, say
 from actions.handoff import hand_over
 from actions.services import app_sessions
-from actions.troubleshooting import shop_matter
+from actions.troubleshooting import ActionStepFeedback, shop_matter
 from bot import review
 from bot.shop import is_shop_matter
+from bot.troubleshooting import reports_no_change
 
 FALLBACK_INTENT = review.FALLBACK_INTENT
 log = logging.getLogger(__name__)
@@ -59,9 +60,11 @@ class ActionFallback(Action):
 
     async def run(self, dispatcher, tracker, domain):
         remember_for_review(tracker)
+        text = latest_text(tracker)
+        if tracker.get_slot("awaiting") == "step" and reports_no_change(text):  # a step's answer, in other words
+            return await ActionStepFeedback().run(dispatcher, tracker, domain)
         if consecutive_fallbacks(tracker) >= 2:
             return hand_over(dispatcher, tracker, "repeated_fallback")
-        text = latest_text(tracker)
         if is_shop_matter(text):  # not understood as a device problem, and it is none: say whom to ask
             return [SlotSet("problem_text", text), *shop_matter(dispatcher, tracker)]
         dispatcher.utter_message(text=say("fallback_rephrase", tracker))

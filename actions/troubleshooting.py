@@ -143,6 +143,8 @@ class ActionFindArticle(Action):
 
     async def run(self, dispatcher, tracker, domain):
         awaiting = tracker.get_slot("awaiting")
+        if awaiting == "step" and reports_no_change(latest_text(tracker)):  # "did that, no difference": no new problem
+            return await ActionStepFeedback().run(dispatcher, tracker, domain)
         if awaiting == "details" and tracker.get_slot("article_id"):
             return hand_over(dispatcher, tracker, "human_topic")
         chosen = chosen_article(tracker) or brand_for_the_chosen_guide(tracker)

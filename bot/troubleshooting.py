@@ -88,7 +88,8 @@ _NO_CHANGE = re.compile(
       nothing(?!\s+else) | no\ (?:change|difference|luck|effect|improvement)
     | (?:didn'?t|did\ not|doesn'?t|does\ not|hasn'?t|has\ not)\ (?:\w+\ )?(?:help|work|change|fix)
     | still\ (?:the\ same|not|no|broken|nothing|doesn'?t|won'?t|isn'?t|can'?t) | same\ (?:problem|as\ before)
-    | nichts | keine\ (?:änderung|veränderung|besserung|wirkung) | unverändert | immer\ noch | nach\ wie\ vor
+    | nichts | nix | kein(?:en)?\ unterschied | keine\ (?:änderung|aenderung|veränderung|veraenderung|besserung|wirkung)
+    | unverändert | unveraendert | immer\ noch | nach\ wie\ vor
     | (?:hat|hats|hat's)\ (?:\w+\ )?nicht\ (?:geholfen|funktioniert|geklappt|gebracht) | hilft\ nicht
     | (?:geht|klappt|funktioniert|läuft)\ (?:immer\ )?noch\ nicht | nicht\ geholfen
     )\b""",
@@ -98,6 +99,7 @@ _NO_CHANGE = re.compile(
 
 def reports_no_change(text: str) -> bool:
     """True when a typed answer to a step says it changed nothing ("ok did that, nothing", "ja gemacht, immer noch
-    schwarz"), however much it starts like a yes: the NLU reads "ok, did that" as affirm, and the step must not be
-    taken as the one that solved the problem. Button presses ("/affirm") are not checked."""
+    schwarz", "habs zweimal probiert, kein unterschied"), however the NLU read it: as a yes ("ok, did that"), as a
+    new problem, or not at all. The step must not count as the one that solved the problem, and the guide must go
+    on. Button presses ("/affirm") are not checked."""
     return not text.startswith("/") and bool(_NO_CHANGE.search(text.lower()))

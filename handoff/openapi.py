@@ -191,6 +191,15 @@ OPERATIONS = [
     ),
     (
         "get",
+        "/api/v1/agent/chats/closed",
+        "The last 20 chats the agent closed (resolved, escalated, returned to the bot), newest first",
+        None,
+        200,
+        {"type": "object", "properties": {"tickets": {"type": "array", "items": TICKET}}},
+        AGENT,
+    ),
+    (
+        "get",
         "/api/v1/agent/suggestions",
         "The agent's knowledge-base suggestions and the editors' verdicts",
         None,

@@ -63,6 +63,7 @@ def ticket(t: Ticket, assigned: Agent | None = None, email: str | None = None, n
         "wait_s": max(0, int((aware(end) - aware(t.queued_at)).total_seconds())),
         "agent": {"id": assigned.id, "display_name": assigned.display_name} if assigned else None,
         "email": email,
+        "closed_at": iso(t.closed_at) if t.closed_at else None,
     }
 
 

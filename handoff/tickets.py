@@ -246,6 +246,27 @@ async def list_chats(hub: Hub, agent: Agent) -> list[dict]:
     return [chat_summary(hub, t, agent, emails.get(t.conversation_id)) for t in tickets]
 
 
+CLOSED_BY_AN_AGENT = ("resolved", "escalated", "returned")
+RECENTLY_CLOSED = 20
+
+
+async def recently_closed(hub: Hub, agent: Agent) -> list[dict]:
+    """The chats this agent closed (resolved, escalated, returned to the bot), newest first: to look something up
+    after the chat left the inbox (what was promised, the note) without searching for it."""
+    async with hub.sessions() as session:
+        tickets = (
+            await session.scalars(
+                select(Ticket)
+                .options(*SUMMARY_ONLY)
+                .where(Ticket.agent_id == agent.id, Ticket.status.in_(CLOSED_BY_AN_AGENT))
+                .order_by(Ticket.closed_at.desc(), Ticket.id.desc())
+                .limit(RECENTLY_CLOSED)
+            )
+        ).all()
+        emails = await _emails(session, [t.conversation_id for t in tickets])
+    return [serialize.ticket(t, agent, emails.get(t.conversation_id)) for t in tickets]
+
+
 def chat_summary(hub: Hub, ticket: Ticket, agent: Agent, email: str | None) -> dict:
     """An open chat as its agent's list shows it: the TicketSummary, and whether the customer is still there."""
     return {**serialize.ticket(ticket, agent, email), "customer_present": hub.customer_present(ticket.conversation_id)}

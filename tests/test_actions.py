@@ -270,6 +270,16 @@ def test_a_typed_yes_that_says_nothing_changed_presents_the_next_step():
     assert messages[0]["text"].startswith("Step 2 of")
 
 
+@pytest.mark.parametrize(
+    ("action", "intent"), [(ActionFindArticle(), "describe_problem"), (ActionFallback(), "nlu_fallback")]
+)
+def test_an_answer_to_a_step_read_as_a_new_problem_or_not_understood_still_moves_the_guide_on(action, intent):
+    text = "habs zweimal probiert, kein unterschied"
+    events, messages = run(action, tracker(text, intent=intent, slots={**GUIDE, "language": "de"}))
+    assert slot(events, "steps_tried")[0]["outcome"] == "failed" and slot(events, "step") == 2
+    assert messages[0]["text"].startswith("Schritt 2 von")
+
+
 def test_no_after_a_step_presents_the_next_step():
     events, messages = run(ActionStepFeedback(), tracker("no, still the same", intent="deny", slots=GUIDE))
     assert slot(events, "step") == 2 and slot(events, "steps_tried")[0]["outcome"] == "failed"

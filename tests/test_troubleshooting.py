@@ -98,6 +98,9 @@ def test_next_position_skips_to_the_following_applicable_step():
         "ok, hat leider nicht geholfen",
         "erledigt, geht immer noch nicht",
         "gemacht, unverändert",
+        "habs zweimal probiert, kein unterschied",
+        "steht auf dem tisch, lueftungsschlitze frei. bringt nix",
+        "router neu gestartet, keine aenderung",
     ],
 )
 def test_a_typed_answer_that_says_nothing_changed_is_no_solution(text):

@@ -91,6 +91,7 @@ const state = {
   pending: new Map(), // client_id -> {clientId, ticketId, text, node, timer}
   agents: [], // last GET /agents answer (admin view, transfer dialog)
   suggestions: [], // Suggestion objects: my resolutions marked for the knowledge base, newest first
+  closed: [], // TicketSummary objects: the last chats I closed, newest first
   clockSkewMs: 0, // server clock minus client clock, estimated from wait_s
   ws: null,
   wsAttempt: 0,
@@ -715,6 +716,46 @@ const SUGGESTION_STATES = {
   rejected: "Rejected",
 };
 
+async function loadClosed() {
+  const { tickets } = await api("GET", "/chats/closed");
+  state.closed = tickets;
+  renderClosed();
+}
+
+function renderClosed() {
+  replaceRows($("closed-list"), state.closed.map(closedRow));
+  $("closed-count").textContent = String(state.closed.length);
+  show($("closed-empty"), state.closed.length === 0);
+}
+
+/** A chat I closed: read-only when opened (the conversation view shows why it left the inbox). */
+function closedRow(ticket) {
+  const id = key(ticket.id);
+  return el(
+    "li",
+    { class: `ticket-row${id === state.openId ? " is-open" : ""}`, "data-testid": "closed-item", "data-ticket-id": id },
+    el(
+      "button",
+      {
+        type: "button",
+        class: "ticket-main",
+        "aria-current": id === state.openId ? "true" : null,
+        onclick: () => openConversation(id),
+      },
+      el("span", { class: "ticket-line" }, categoryTag(ticket.category), languageBadge(ticket.language)),
+      el("span", { class: "ticket-reason" }, statusLabel(ticket.status)),
+      el("span", { class: "ticket-summary" }, ticket.summary ?? ""),
+    ),
+    el(
+      "div",
+      { class: "ticket-side" },
+      ticket.closed_at
+        ? el("time", { class: "wait", datetime: ticket.closed_at, title: formatDateTime(ticket.closed_at) }, formatTime(ticket.closed_at))
+        : null,
+    ),
+  );
+}
+
 async function loadSuggestions() {
   const { suggestions } = await api("GET", "/suggestions");
   state.suggestions = suggestions;
@@ -792,6 +833,7 @@ function onChatClosed(ticketId, status) {
   state.unread.delete(id);
   renderChats();
   toast(`Chat ${id} left your inbox: ${statusLabel(status).toLowerCase()}.`);
+  loadClosed().catch(reportError);
   if (id === state.openId && state.detail) {
     state.detail.ticket = { ...state.detail.ticket, status };
     renderContext();
@@ -807,6 +849,7 @@ function removeChat(id) {
   state.drafts.delete(id);
   if (id === state.openId) closeConversation();
   renderChats();
+  loadClosed().catch(reportError);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -821,6 +864,7 @@ async function openConversation(ticketId) {
   state.unread.delete(id);
   renderQueue();
   renderChats();
+  renderClosed();
   try {
     const detail = await api("GET", `/tickets/${encodeURIComponent(id)}`);
     if (state.openId !== id) return; // the agent moved on meanwhile
@@ -945,8 +989,12 @@ function renderConversationMode(closedReason) {
   show($("composer-form"), mine);
   show($("claim-bar"), queued);
   show($("closed-bar"), !mine && !queued);
+  const ticket = state.detail?.ticket;
   if (closedReason) {
     $("closed-text").textContent = `This chat left your inbox (${closedReason}). You can still read it.`;
+  } else if (!mine && !queued && ticket?.closed_at) {
+    const when = formatDateTime(ticket.closed_at);
+    $("closed-text").textContent = `Closed ${when}: ${statusLabel(ticket.status).toLowerCase()}. You can still read it.`;
   }
   $("preview-claim").disabled = state.claiming.has(id);
   renderTyping();
@@ -2389,7 +2437,7 @@ function sendSocket(payload) {
 
 async function refreshAll() {
   try {
-    await Promise.all([loadQueue(), loadChats(), loadSuggestions()]);
+    await Promise.all([loadQueue(), loadChats(), loadSuggestions(), loadClosed()]);
     if (state.openId) await openConversation(state.openId);
   } catch (error) {
     reportError(error);

@@ -143,6 +143,12 @@ async def chats(request: web.Request) -> web.Response:
     return web.json_response({"tickets": await tickets.list_chats(request.app[HUB], agent)})
 
 
+@routes.get("/api/v1/agent/chats/closed")
+async def closed_chats(request: web.Request) -> web.Response:
+    agent = await chat_agent(request)
+    return web.json_response({"tickets": await tickets.recently_closed(request.app[HUB], agent)})
+
+
 @routes.get("/api/v1/agent/suggestions")
 async def suggestions(request: web.Request) -> web.Response:
     """The agent's knowledge-base suggestions (resolutions marked for the knowledge base) and the verdicts."""

@@ -502,6 +502,27 @@ async def test_a_step_the_agent_sends_is_numbered_as_the_bot_numbers_it_for_the_
     assert canon_only["message"]["text"].startswith("Step 3 of 4:")  # another brand's step: among all steps
 
 
+async def test_an_agent_lists_the_chats_they_closed_newest_first(client):
+    anna, ben = await new_agent(client, "anna"), await new_agent(client, "ben")
+    ids = []
+    for _ in range(4):
+        _, ticket_id = await queued_ticket(client)
+        ids.append(ticket_id)
+    resolved, returned, still_open, bens = ids
+    for ticket_id in (resolved, returned, still_open):
+        await anna.call("POST", f"/tickets/{ticket_id}/claim")
+    await ben.call("POST", f"/tickets/{bens}/claim")
+    await anna.json("POST", f"/tickets/{resolved}/resolve", {"note": "Cable swapped.", "kb_candidate": False})
+    await anna.json("POST", f"/tickets/{returned}/return-to-bot", {})
+    await ben.json("POST", f"/tickets/{bens}/resolve", {"note": "Done.", "kb_candidate": False})
+    closed = (await anna.json("GET", "/chats/closed"))["tickets"]
+    assert [(t["id"], t["status"]) for t in closed] == [(returned, "returned"), (resolved, "resolved")]
+    assert all(t["closed_at"] for t in closed) and closed[0]["closed_at"] >= closed[1]["closed_at"]
+    assert (await anna.json("GET", f"/tickets/{resolved}"))["transcript"]  # and each stays readable
+    [open_chat] = (await anna.json("GET", "/chats"))["tickets"]
+    assert open_chat["id"] == still_open and open_chat["closed_at"] is None
+
+
 async def test_internal_notes_are_never_shown_to_the_customer(client):
     customer, ticket_id = await queued_ticket(client)
     anna = await new_agent(client, "anna")

@@ -109,6 +109,12 @@ def test_customer_to_bot_to_agent_and_back_to_a_rating(live_hub, page_for):
     console.get_by_test_id("kb-candidate").check()
     console.get_by_test_id("dialog-confirm").click()
     expect(console.get_by_test_id("chat-item")).to_have_count(0, timeout=10_000)
+    console.get_by_test_id("closed-chats").locator("summary").click()  # the chat stays readable: recently closed
+    closed = console.get_by_test_id("closed-item").filter(has_text="My notebook fan is really loud")
+    expect(closed).to_contain_text("Resolved", timeout=10_000)
+    closed.get_by_role("button").first.click()
+    expect(console.get_by_test_id("closed-bar")).to_contain_text("resolved. You can still read it.")
+    expect(console.get_by_test_id("transcript")).to_contain_text("standing on a blanket")
 
     expect(customer.get_by_test_id("star").first).to_be_visible(timeout=10_000)
     customer.locator('[data-testid="star"][data-score="5"]').click()
