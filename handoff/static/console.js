@@ -659,11 +659,16 @@ function addChat(ticket) {
   renderChats();
 }
 
+/** A sidebar list: its rows, the count in its heading and its "nothing here" line. */
+function renderSidebarList({ list, count, empty }, rows) {
+  replaceRows($(list), rows);
+  $(count).textContent = String(rows.length);
+  show($(empty), rows.length === 0);
+}
+
 function renderChats() {
-  const rows = [...state.chats.values()].map(chatRow);
-  replaceRows($("chat-list"), rows);
-  $("chats-count").textContent = String(rows.length);
-  show($("chats-empty"), rows.length === 0);
+  const ids = { list: "chat-list", count: "chats-count", empty: "chats-empty" };
+  renderSidebarList(ids, [...state.chats.values()].map(chatRow));
   renderHeader();
 }
 
@@ -723,9 +728,7 @@ async function loadClosed() {
 }
 
 function renderClosed() {
-  replaceRows($("closed-list"), state.closed.map(closedRow));
-  $("closed-count").textContent = String(state.closed.length);
-  show($("closed-empty"), state.closed.length === 0);
+  renderSidebarList({ list: "closed-list", count: "closed-count", empty: "closed-empty" }, state.closed.map(closedRow));
 }
 
 /** A chat I closed: read-only when opened (the conversation view shows why it left the inbox). */
@@ -733,7 +736,11 @@ function closedRow(ticket) {
   const id = key(ticket.id);
   return el(
     "li",
-    { class: `ticket-row${id === state.openId ? " is-open" : ""}`, "data-testid": "closed-item", "data-ticket-id": id },
+    {
+      class: `ticket-row${id === state.openId ? " is-open" : ""}`,
+      "data-testid": "closed-item",
+      "data-ticket-id": id,
+    },
     el(
       "button",
       {
@@ -750,7 +757,11 @@ function closedRow(ticket) {
       "div",
       { class: "ticket-side" },
       ticket.closed_at
-        ? el("time", { class: "wait", datetime: ticket.closed_at, title: formatDateTime(ticket.closed_at) }, formatTime(ticket.closed_at))
+        ? el(
+            "time",
+            { class: "wait", datetime: ticket.closed_at, title: formatDateTime(ticket.closed_at) },
+            formatTime(ticket.closed_at),
+          )
         : null,
     ),
   );
@@ -763,9 +774,8 @@ async function loadSuggestions() {
 }
 
 function renderSuggestions() {
-  replaceRows($("suggestion-list"), state.suggestions.map(suggestionRow));
-  $("suggestions-count").textContent = String(state.suggestions.length);
-  show($("suggestions-empty"), state.suggestions.length === 0);
+  const ids = { list: "suggestion-list", count: "suggestions-count", empty: "suggestions-empty" };
+  renderSidebarList(ids, state.suggestions.map(suggestionRow));
 }
 
 function suggestionWhat(suggestion) {
