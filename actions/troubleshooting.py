@@ -14,7 +14,7 @@ from actions.handoff import hand_over
 from actions.services import knowledge_base, min_score, suggest_score
 from bot.devices import infer_category, mentions_danger, names_an_unsupported_device, names_only_a_device
 from bot.kb.service import ArticleView
-from bot.shop import is_shop_matter, without_shop_phrases
+from bot.shop import asks_what_to_buy, is_shop_matter, without_shop_phrases
 from bot.troubleshooting import choose_article, handoff_reason_for, next_position, reports_no_change
 
 
@@ -215,7 +215,7 @@ def find_article(
         events.append(SlotSet("device_category", named))
         matches = kb.search(searched, language=language(tracker), category=category, brand=brand)
         choice = choose_article(matches, kb.index(), category, brand, min_score(), suggest_score())
-    if shop and choice.kind != "article":  # no guide fits well: it is not a device problem
+    if shop and (choice.kind != "article" or asks_what_to_buy(problem)):  # no guide fits well: no device problem
         return events + shop_matter(dispatcher, tracker)
     if choice.kind == "no_match" and tentative and new_problem:
         return ask_for_problem(dispatcher, tracker)  # the text is not kept as the problem

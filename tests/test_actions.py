@@ -231,6 +231,7 @@ def test_always_a_person_topic_asks_for_the_device_then_hands_over():
         ("Which laptop should I buy for photo editing?", "en", "shop team"),
         ("Wo bleibt meine Bestellung? Ich warte schon zwei Wochen", "de", "Shop-Team"),
         ("Ich brauche eine Rechnung für meine Kamera", "de", "Shop-Team"),
+        ("Welche Kamera für Anfänger bis 600 €?", "de", "Shop-Team"),  # the search found a firmware guide
     ],
 )
 def test_a_question_for_the_shop_gets_no_guide_and_the_offer_of_a_person(text, lang, said):

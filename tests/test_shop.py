@@ -26,6 +26,10 @@ from bot.shop import is_shop_matter
         "Welche Kamera soll ich kaufen für Urlaubsfotos?",
         "Mein Gutschein funktioniert nicht",
         "Kann ich mein Kundenkonto löschen?",
+        "I can't log in to my account on your shop",
+        "Good camera for a beginner under 600 euros?",
+        "Welche Kamera für Anfänger bis 600 €?",
+        "Ich kann mich im Shop nicht anmelden",
     ],
 )
 def test_questions_for_the_shop_are_shop_matters(text):
@@ -44,6 +48,9 @@ def test_questions_for_the_shop_are_shop_matters(text):
         "I lost my receipt, is my camera still under warranty?",
         "NFC payment doesn't work on my phone",
         "My laptop's account password is not accepted",
+        "Welche Einstellung für Nachtfotos?",
+        "Battery drops from 100 to 20 percent in an hour",
+        "Der Akku fällt unter 20 % und das Handy geht aus",
         "",
     ],
 )
