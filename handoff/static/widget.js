@@ -1196,7 +1196,7 @@
     const name = state.remoteTyping && state.remoteTypingSender === "agent" ? agentDisplayName() : t("assistant");
     setText(ui.typingLabel, t("typing", { name }));
     if (ui.typing.hidden !== visible) return;
-    const stick = isFollowing();
+    const stick = isNearBottom(); // (not isFollowing: the indicator leaving must not undo an answer's anchoring)
     ui.typing.hidden = !visible;
     if (stick) scrollToBottom();
   }
