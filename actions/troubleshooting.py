@@ -23,12 +23,11 @@ def present_step(
 ) -> list[dict[str, Any]]:
     """Show one step with its answer buttons; the message carries the article and step for the hub.
     The step is recorded in the conversation's guide run (the first step starts one)."""
-    steps = article.steps_for(tracker.get_slot("brand"))
-    number = [s.position for s in steps].index(position) + 1
-    step = next(s for s in steps if s.position == position)
-    guide_runs.step_presented(tracker, article, position, number, len(steps))
+    number, total = article.numbering(position, tracker.get_slot("brand"))
+    step = next(s for s in article.steps if s.position == position)
+    guide_runs.step_presented(tracker, article, position, number, total)
     dispatcher.utter_message(
-        text=say("step", tracker, number=number, total=len(steps), instruction=step.instruction, check=step.check),
+        text=say("step", tracker, number=number, total=total, instruction=step.instruction, check=step.check),
         buttons=step_buttons(tracker),
         json_message={"kb_article": article.id, "step": position},
     )
@@ -314,9 +313,9 @@ class ActionBackFromPerson(Action):
         following = next_position(positions, max((t["step"] for t in tried), default=None))
         if following is None:
             return events
-        number = positions.index(following) + 1
+        number, total = article.numbering(following, tracker.get_slot("brand"))
         dispatcher.utter_message(
-            text=say("resume_guide", tracker, title=article.title, number=number, total=len(positions)),
+            text=say("resume_guide", tracker, title=article.title, number=number, total=total),
             buttons=[
                 {"title": say("button_resume", tracker, number=number), "payload": "/affirm"},
                 button("button_something_else", "/deny", tracker),

@@ -530,16 +530,9 @@ async def step_message(hub: Hub, agent: Agent, ticket_id: int, article_id: str, 
     chosen = next((s for s in article.steps if s.position == step), None)
     if chosen is None:
         raise Invalid(f"Article {article_id} has no step {step}.", "unknown_step")
-    brand = ((ticket.packet or {}).get("device") or {}).get("brand")
-    applicable = article.steps_for(brand)
-    numbered = applicable if chosen in applicable else article.steps  # the agent may send another brand's step
+    number, total = article.numbering(step, ((ticket.packet or {}).get("device") or {}).get("brand"))
     text = catalogue_text(
-        "step",
-        conversation.language,
-        number=numbered.index(chosen) + 1,
-        total=len(numbered),
-        instruction=chosen.instruction,
-        check=chosen.check,
+        "step", conversation.language, number=number, total=total, instruction=chosen.instruction, check=chosen.check
     )
     return await agent_message(hub, agent, ticket_id, text, meta={"kb_article": article_id, "step": step})
 

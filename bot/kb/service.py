@@ -49,6 +49,14 @@ class ArticleView:
         b = brand.casefold()
         return tuple(s for s in self.steps if not s.brands or b in {x.casefold() for x in s.brands})
 
+    def numbering(self, position: int, brand: str | None) -> tuple[int, int]:
+        """(number, total) of step `position` as the customer reads it, "Step 2 of 4": among the steps for `brand`;
+        among all steps when it is another brand's step (an agent may send one)."""
+        positions = [s.position for s in self.steps_for(brand)]
+        if position not in positions:
+            positions = [s.position for s in self.steps]
+        return positions.index(position) + 1, len(positions)
+
 
 class KnowledgeBase:
     """Search and article lookup over the app database; safe to share between threads."""
